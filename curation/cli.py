@@ -1,0 +1,111 @@
+"""Command-line flags of the scoring job -> `ScoreJobConfig`.
+
+Precedence: dataclass defaults < `--config` YAML < specific flags < `--set key=value`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .config import ColumnMap, ScoreJobConfig
+
+COLUMN_FIELDS = [f for f in ColumnMap.__dataclass_fields__]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pipelines/score.py",
+        description="Score every candidate with the reward models and VQAScore, decide keep/reject/error with "
+        "failure modes, and write every row to hive-partitioned Parquet shards. With no --input, runs the "
+        "embedded demo (in-process Ray, shipped small judges, synthetic candidates).",
+    )
+    io = p.add_argument_group("input and output")
+    io.add_argument("--config", help="YAML file with any ScoreJobConfig fields")
+    io.add_argument("--input", nargs="+", action="extend", help="Parquet/JSONL files, folders, globs, or a "
+                    "datasets save_to_disk folder (repeatable)")
+    io.add_argument("--input-format", choices=["auto", "parquet", "jsonl", "hf_disk"])
+    io.add_argument("--output", help="output folder for the shards")
+    io.add_argument("--overwrite", action="store_true", help="replace a previous run with other inputs or config")
+    io.add_argument("--rows-per-partition", type=int, help="rows per input partition (unit of resume)")
+    cols = p.add_argument_group("column mapping (for data that names its columns differently)")
+    cols.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
+                      help=f"map a schema field to an input column; fields: {', '.join(COLUMN_FIELDS)}")
+    for f in COLUMN_FIELDS:
+        cols.add_argument(f"--{f.replace('_', '-')}-column", dest=f"col_{f}", metavar="COLUMN",
+                          help=f"input column holding `{f}`")
+    cols.add_argument("--task", dest="default_task", choices=["t2i", "edit"], help="task for every row when the "
+                      "data has no task column")
+    cols.add_argument("--source", dest="default_source", help="dataset name when the data has no source column")
+    th = p.add_argument_group("decisions")
+    th.add_argument("--reward-threshold", type=float, help="keep iff reward >= this (default 0.9)")
+    th.add_argument("--vqa-threshold", type=float, help="... and VQAScore >= this (default 0.5)")
+    th.add_argument("--sub-score-threshold", type=float, help="sub-scores below this tag their failure mode")
+    m = p.add_argument_group("models")
+    m.add_argument("--img-reward-model", help="ImgReward checkpoint (folder or hub id)")
+    m.add_argument("--edit-reward-model", help="EditReward checkpoint (folder or hub id)")
+    m.add_argument("--vqa-model", help="VQAScore checkpoint for the native backend (may equal a reward model's)")
+    m.add_argument("--vqa-backend", choices=["native", "t2v_metrics"])
+    m.add_argument("--vqa-template", help="VQAScore question template with one {}")
+    m.add_argument("--vqa-answer", help="VQAScore answer token text (default Yes)")
+    m.add_argument("--t2v-model", help="t2v-metrics model name for --vqa-backend t2v_metrics")
+    m.add_argument("--t2v-python", help="interpreter with t2v-metrics installed (else Ray builds a pip env)")
+    r = p.add_argument_group("resources (apply to every stage; use --set for one stage)")
+    r.add_argument("--batch-size", type=int)
+    r.add_argument("--num-actors", type=int)
+    r.add_argument("--num-gpus", help="GPUs per actor, or auto")
+    r.add_argument("--device", help="auto, cpu or cuda")
+    r.add_argument("--dtype", help="auto, float32, bfloat16, float16")
+    r.add_argument("--max-pixels", type=int, help="pixel budget for decoded images")
+    r.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS or in-process)")
+    r.add_argument("--num-cpus", type=int, help="CPUs for an in-process Ray")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set any config field by dotted path, e.g. --set vqa.batch_size=32")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
+    return p
+
+
+STAGES = ("img_reward", "edit_reward", "vqa")
+
+
+def config_from_args(args: argparse.Namespace) -> ScoreJobConfig:
+    cfg = ScoreJobConfig.from_yaml(args.config) if args.config else ScoreJobConfig()
+    if args.input:
+        cfg.input.paths = list(args.input)
+    simple = {
+        "input_format": "input.format", "output": "output.path", "rows_per_partition": "input.rows_per_partition",
+        "default_task": "input.default_task", "default_source": "input.default_source",
+        "reward_threshold": "thresholds.reward", "vqa_threshold": "thresholds.vqa",
+        "sub_score_threshold": "thresholds.sub_score", "img_reward_model": "img_reward.model",
+        "edit_reward_model": "edit_reward.model", "vqa_model": "vqa.model", "vqa_backend": "vqa.backend",
+        "vqa_template": "vqa.template", "vqa_answer": "vqa.answer", "t2v_model": "vqa.t2v_model",
+        "t2v_python": "vqa.t2v_python", "ray_address": "ray.address", "num_cpus": "ray.num_cpus",
+    }
+    for attr, key in simple.items():
+        value = getattr(args, attr)
+        if value is not None:
+            cfg.set(key, value)
+    if args.overwrite:
+        cfg.output.overwrite = True
+    for item in args.column:
+        field, _, column = item.partition("=")
+        if field not in COLUMN_FIELDS or not column:
+            raise SystemExit(f"--column expects FIELD=COLUMN with FIELD in {COLUMN_FIELDS}, got {item!r}")
+        cfg.set(f"input.columns.{field}", column)
+    for f in COLUMN_FIELDS:
+        value = getattr(args, f"col_{f}")
+        if value is not None:
+            cfg.set(f"input.columns.{f}", value)
+    for attr in ("batch_size", "num_actors", "num_gpus", "device", "dtype", "max_pixels"):
+        value = getattr(args, attr)
+        if value is not None:
+            for stage in STAGES:
+                cfg.set(f"{stage}.{attr}", value)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            cfg.set(key, value)
+        except KeyError as e:
+            raise SystemExit(str(e)) from e
+    return cfg

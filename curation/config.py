@@ -1,0 +1,311 @@
+"""The scoring job's configuration: one typed dataclass, loadable from YAML and flags.
+
+`ScoreJobConfig.hash()` covers every field that can change a score or a decision (columns,
+thresholds, limits, models, templates, dtypes, partitioning); it leaves out what only
+changes speed or placement (batch sizes, actor counts, GPUs, devices, output path), so a
+resumed run may use a bigger cluster. The hash is stored on every output row and in the run
+manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .schema import FAILURE_MODES
+
+
+@dataclass
+class ColumnMap:
+    """Which input column holds each schema field (for data that names them differently)."""
+
+    sample_id: str = "sample_id"
+    """Stable id column; rows without one get an id derived from a content hash."""
+    task: str = "task"
+    """`t2i` or `edit`; when the column is absent every row gets `InputConfig.default_task`."""
+    prompt: str = "prompt"
+    """Caption (t2i) or edit instruction (edit). Pick-a-Pic: `caption`."""
+    image: str = "image"
+    """Generated or edited image. Pick-a-Pic: `jpg_0`."""
+    source_image: str = "source_image"
+    """Image before the edit (edit rows only)."""
+    source: str = "source"
+    """Dataset name; when absent every row gets `InputConfig.default_source`."""
+    meta: str = "meta"
+    """Optional JSON object (string or struct) with extra per-sample facts."""
+    target_description: str | None = None
+    """Optional column describing the edited image (e.g. HumanEdit OUTPUT_DESCRIPTION); it is
+    copied into `meta.target_description`, which VQAScore asks about on edit rows."""
+
+
+@dataclass
+class InputConfig:
+    """What to read."""
+
+    paths: list[str] = field(default_factory=list)
+    """Parquet files/folders/globs (hive partitions understood), JSONL files, or folders
+    written by `datasets.Dataset.save_to_disk`."""
+    format: str = "auto"
+    """`auto`, `parquet`, `jsonl` or `hf_disk`."""
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    """Column mapping."""
+    default_task: str | None = None
+    """Task for every row when the data has no task column."""
+    default_source: str | None = None
+    """Dataset name when the data has no source column (default: the input folder's name)."""
+    rows_per_partition: int = 50_000
+    """Rows per input partition: the unit of resume and of output files. Small input files
+    are packed together up to this size; large ones are split at row-group boundaries."""
+
+
+@dataclass
+class LimitsConfig:
+    """Guards against bad input."""
+
+    max_image_pixels: int = 89_478_485
+    """Images whose header declares more pixels are errors (decompression bombs). PIL's
+    default limit."""
+    max_prompt_chars: int = 2_000
+    """Longer prompts are truncated for scoring (with a note); the output keeps the original."""
+    max_image_bytes: int = 64 << 20
+    """Image files larger than this are errors."""
+
+
+@dataclass
+class ThresholdConfig:
+    """The keep rule and how rejects are attributed to failure modes."""
+
+    reward: float = 0.9
+    """Keep iff the task's reward score (ImgReward on t2i, EditReward on edit) >= this ..."""
+    vqa: float = 0.5
+    """... and VQAScore >= this."""
+    sub_score: float = 0.5
+    """A sub-score below this tags its failure mode on a rejected row."""
+    vqa_modes: dict[str, str] = field(
+        default_factory=lambda: {"t2i": "instruction_alignment", "edit": "edit_noncompliance"}
+    )
+    """Mode for a failed VQAScore check, per task: on an edit, VQAScore asks whether the
+    output shows the target description, so a failure means the edit was not carried out."""
+    sub_score_modes: dict[str, str] = field(
+        default_factory=lambda: {
+            "img_reward_alignment": "instruction_alignment",
+            "img_reward_fidelity": "visual_artifacts",
+            "img_reward_coherence": "semantic_inconsistency",
+            "edit_reward_compliance": "edit_noncompliance",
+            "edit_reward_consistency": "semantic_inconsistency",
+            "edit_reward_quality": "visual_artifacts",
+        }
+    )
+    """Sub-score column -> failure mode it stands for."""
+    residual_modes: dict[str, str] = field(
+        default_factory=lambda: {"t2i": "semantic_inconsistency", "edit": "edit_noncompliance"}
+    )
+    """Mode for a reward-rejected row whose sub-scores all pass: the judge dislikes the
+    sample for a reason that is neither a prompt mismatch nor artifacts."""
+
+    def __post_init__(self) -> None:
+        for col, mode in self.sub_score_modes.items():
+            if mode not in FAILURE_MODES:
+                raise ValueError(f"sub_score_modes[{col!r}] = {mode!r} is not one of {FAILURE_MODES}")
+        for task, mode in [*self.residual_modes.items(), *self.vqa_modes.items()]:
+            if mode not in FAILURE_MODES:
+                raise ValueError(f"residual_modes[{task!r}] = {mode!r} is not one of {FAILURE_MODES}")
+
+
+@dataclass
+class StageConfig:
+    """One scoring model run as a Ray Data actor pool."""
+
+    model: str = ""
+    """Local folder or hub id (`from_pretrained`). Empty disables the stage."""
+    scorer: str = ""
+    """Scorer class: empty for the stage's own (img_reward, edit_reward, vqascore), or
+    another registered name (e.g. `vqascore` to use a yes/no judge as a reward)."""
+    revision: str | None = None
+    """Hub revision to pin (ignored for local folders)."""
+    backend: str = "native"
+    """VQAScore only: `native` (transformers, batched) or `t2v_metrics` (the package)."""
+    t2v_model: str = "clip-flant5-xxl"
+    """VQAScore with backend t2v_metrics: the package's model name."""
+    t2v_python: str | None = None
+    """VQAScore with backend t2v_metrics: a prebuilt interpreter that has the package (Ray
+    `py_executable`); unset, Ray builds a pip environment for the stage."""
+    template: str | None = None
+    """VQAScore question template (None: t2v-metrics' default for the backend)."""
+    answer: str | None = None
+    """VQAScore answer (None: "Yes")."""
+    max_pixels: int = 448 * 448
+    """Images are downscaled to at most this many pixels inside the actor."""
+    dtype: str = "auto"
+    """`auto` (bf16 on GPU, fp32 on CPU), `float32`, `bfloat16`, `float16`."""
+    trust_remote_code: bool = False
+    """Run code shipped with the checkpoint (off unless you ask)."""
+    # --- placement only (not part of the config hash) ---
+    batch_size: int = 16
+    """Rows per Ray batch sent to an actor."""
+    num_actors: int = 1
+    """Actors in the pool."""
+    num_gpus: float | str = "auto"
+    """GPUs per actor: a number, or `auto` (1 when the cluster has GPUs, else 0)."""
+    device: str = "auto"
+    """`auto`, `cpu`, `cuda`."""
+
+    PLACEMENT_FIELDS: typing.ClassVar[tuple[str, ...]] = ("batch_size", "num_actors", "num_gpus", "device")
+
+
+@dataclass
+class OutputConfig:
+    """Where and how shards are written."""
+
+    path: str = ""
+    """Output folder."""
+    overwrite: bool = False
+    """Replace a previous run with different inputs or config (otherwise the job refuses)."""
+    row_group_rows: int = 100_000
+    """Upper bound on rows per Parquet row group (DuckDB parallelises over row groups)."""
+    row_group_bytes: int = 128 << 20
+    """Upper bound on a row group's in-memory size (image columns make rows large)."""
+
+
+@dataclass
+class RayConfig:
+    """How to reach Ray."""
+
+    address: str | None = None
+    """Cluster address; None starts Ray in-process (or joins RAY_ADDRESS, e.g. under
+    `ray job submit`)."""
+    num_cpus: int | None = None
+    """CPUs for an in-process Ray (None: all)."""
+    num_gpus: int | None = None
+    """GPUs for an in-process Ray (None: detected)."""
+
+
+@dataclass
+class ScoreJobConfig:
+    """Everything the scoring job needs."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    img_reward: StageConfig = field(default_factory=StageConfig)
+    """ImgReward: scores t2i rows."""
+    edit_reward: StageConfig = field(default_factory=StageConfig)
+    """EditReward: scores edit rows."""
+    vqa: StageConfig = field(default_factory=StageConfig)
+    """VQAScore: scores both tasks."""
+    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+    # ------------------------------------------------------------------ I/O
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ScoreJobConfig":
+        return _from_dict(cls, data or {}, "config")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "ScoreJobConfig":
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def set(self, dotted: str, value: Any) -> None:
+        """Set a field by dotted path (`thresholds.reward`), converting strings to the field's type."""
+        obj: Any = self
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            if not dataclasses.is_dataclass(obj) or not hasattr(obj, p):
+                raise KeyError(f"unknown config key {dotted!r}")
+            obj = getattr(obj, p)
+        name = parts[-1]
+        fmap = {f.name: f for f in fields(obj)} if dataclasses.is_dataclass(obj) else {}
+        if name not in fmap:
+            raise KeyError(f"unknown config key {dotted!r}")
+        hints = typing.get_type_hints(type(obj))
+        setattr(obj, name, _coerce(value, hints[name], dotted))
+
+    # ------------------------------------------------------------------ hashing
+    def hash_payload(self) -> dict[str, Any]:
+        """The fields that can change results (see module docstring)."""
+        d = self.to_dict()
+        d.pop("output")
+        d.pop("ray")
+        d["input"].pop("paths")
+        for stage in ("img_reward", "edit_reward", "vqa"):
+            for k in StageConfig.PLACEMENT_FIELDS:
+                d[stage].pop(k)
+        return d
+
+    def hash(self) -> str:
+        blob = json.dumps(self.hash_payload(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _from_dict(cls, data: dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise TypeError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise KeyError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _from_dict(tp, value, f"{where}.{name}")
+        else:
+            kwargs[name] = _coerce(value, tp, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Turn YAML/flag values into the annotated type (str -> int/float/bool/list/dict)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args):
+            return None
+        errors = []
+        for a in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, a, where)
+            except (TypeError, ValueError) as e:
+                errors.append(str(e))
+        raise ValueError(f"{where}: cannot read {value!r} as {tp}: {errors}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{where}: expected a boolean, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        return [_coerce(v, args[0], where) for v in value]
+    if origin is dict:
+        if isinstance(value, str):
+            value = dict(kv.split("=", 1) for kv in value.split(",") if kv)
+        return {str(k): _coerce(v, args[1], where) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _from_dict(tp, value, where)
+    return value

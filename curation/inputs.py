@@ -1,0 +1,269 @@
+"""Finding input files and cutting them into deterministic input partitions.
+
+An input partition is a list of row ranges of input files, about `rows_per_partition` rows
+long. It is the unit of resume (the manifest records finished partitions) and of output
+files (`part-<partition id>.parquet` in each task/decision folder). Its id is a hash of the
+files' relative paths and row ranges, so the same inputs always give the same partitions
+and file names. Large files are split at Parquet row-group boundaries; small files of the
+same format are packed together.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+FORMATS = ("parquet", "jsonl", "hf_disk")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file."""
+
+    path: str
+    """Absolute path."""
+    rel: str
+    """Path relative to the input root (recorded on every output row)."""
+    format: str
+    """parquet | jsonl | hf_disk (an Arrow stream file of a save_to_disk folder)."""
+    num_rows: int
+    size: int
+    mtime_ns: int
+    hive: tuple[tuple[str, str], ...] = ()
+    """`key=value` folders between the root and the file (hive partitioning)."""
+    row_groups: tuple[int, ...] = ()
+    """Rows per Parquet row group (for splitting at row-group boundaries)."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows [start, stop) of one input file."""
+
+    file: InputFile
+    start: int
+    stop: int
+
+
+@dataclass
+class Partition:
+    """A deterministic group of chunks: the unit of resume and of output files."""
+
+    pid: str
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def num_rows(self) -> int:
+        return sum(c.stop - c.start for c in self.chunks)
+
+    def to_json(self) -> str:
+        return json.dumps({"pid": self.pid, "chunks": [_chunk_dict(c) for c in self.chunks]})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Partition":
+        d = json.loads(text)
+        chunks = []
+        for c in d["chunks"]:
+            f = dict(c["file"])
+            f["hive"] = tuple(tuple(kv) for kv in f["hive"])
+            f["row_groups"] = tuple(f["row_groups"])
+            chunks.append(Chunk(InputFile(**f), c["start"], c["stop"]))
+        return cls(d["pid"], chunks)
+
+
+def _chunk_dict(c: Chunk) -> dict:
+    return {"file": asdict(c.file), "start": c.start, "stop": c.stop}
+
+
+@dataclass
+class InputPlan:
+    """All input files, their partitions, and a fingerprint of the inputs."""
+
+    root: str
+    files: list[InputFile]
+    partitions: list[Partition]
+
+    @property
+    def num_rows(self) -> int:
+        return sum(f.num_rows for f in self.files)
+
+    def fingerprint(self) -> str:
+        """Changes when any input file is added, removed, resized or rewritten."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f"{f.rel}\0{f.format}\0{f.size}\0{f.mtime_ns}\0{f.num_rows}\n".encode())
+        return h.hexdigest()[:16]
+
+
+class InputError(ValueError):
+    """The inputs cannot be read as asked (bad path, unknown format, missing column)."""
+
+
+def plan_inputs(paths: list[str], fmt: str = "auto", rows_per_partition: int = 50_000) -> InputPlan:
+    """Expand paths/globs, read each file's row count and cut partitions."""
+    if not paths:
+        raise InputError("no input given (use --input PATH)")
+    if fmt not in ("auto", *FORMATS):
+        raise InputError(f"unknown input format {fmt!r}: use auto, {', '.join(FORMATS)}")
+    root = _common_root(paths)
+    found: list[tuple[str, str]] = []
+    for p in paths:
+        found.extend(_expand(p, fmt))
+    if not found:
+        raise InputError(f"no input files found in {paths}")
+    files = []
+    seen = set()
+    for path, f in sorted(set(found)):
+        if path in seen:
+            continue
+        seen.add(path)
+        files.append(_describe(path, f, root))
+    return InputPlan(root=root, files=files, partitions=cut_partitions(files, rows_per_partition))
+
+
+def _common_root(paths: list[str]) -> str:
+    bases = []
+    for p in paths:
+        base = p.split("*")[0].split("?")[0].split("[")[0]
+        base = os.path.abspath(base) if base else os.getcwd()
+        bases.append(base if os.path.isdir(base) else os.path.dirname(base))
+    return os.path.commonpath(bases)
+
+
+def _expand(p: str, fmt: str) -> list[tuple[str, str]]:
+    """(absolute path, format) for every data file under a path, folder or glob."""
+    if any(ch in p for ch in "*?["):
+        out = []
+        for m in sorted(glob.glob(p, recursive=True)):
+            out.extend(_expand(m, fmt))
+        return out
+    path = os.path.abspath(p)
+    if not os.path.exists(path):
+        raise InputError(f"input path does not exist: {p}")
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "state.json")) or os.path.exists(os.path.join(path, "dataset_dict.json")):
+            return _hf_disk_files(path)
+        out = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+            if "state.json" in filenames and fmt in ("auto", "hf_disk"):
+                out.extend(_hf_disk_files(dirpath))
+                dirnames[:] = []
+                continue
+            for name in sorted(filenames):
+                if name.startswith((".", "_")):
+                    continue
+                f = _format_of(name, fmt)
+                if f:
+                    out.append((os.path.join(dirpath, name), f))
+        return out
+    f = _format_of(os.path.basename(path), fmt)
+    if not f:
+        raise InputError(f"cannot tell the format of {p}: use a .parquet or .jsonl file, or --input-format")
+    return [(path, f)]
+
+
+def _format_of(name: str, fmt: str) -> str | None:
+    lower = name.lower()
+    if fmt == "parquet" or (fmt == "auto" and lower.endswith((".parquet", ".pq"))):
+        return "parquet"
+    if fmt == "jsonl" or (fmt == "auto" and lower.endswith((".jsonl", ".ndjson"))):
+        return "jsonl"
+    if fmt == "hf_disk" and lower.endswith(".arrow"):
+        return "hf_disk"
+    return None
+
+
+def _hf_disk_files(folder: str) -> list[tuple[str, str]]:
+    """Arrow files of a `save_to_disk` folder (a Dataset, or every split of a DatasetDict)."""
+    dd = os.path.join(folder, "dataset_dict.json")
+    if os.path.exists(dd):
+        splits = json.loads(Path(dd).read_text()).get("splits", [])
+        out = []
+        for s in splits:
+            out.extend(_hf_disk_files(os.path.join(folder, s)))
+        return out
+    state = json.loads(Path(folder, "state.json").read_text())
+    return [(os.path.join(folder, d["filename"]), "hf_disk") for d in state.get("_data_files", [])]
+
+
+def _describe(path: str, fmt: str, root: str) -> InputFile:
+    st = os.stat(path)
+    rel = os.path.relpath(path, root)
+    hive = tuple(
+        tuple(part.split("=", 1)) for part in Path(rel).parent.parts if "=" in part and not part.startswith("=")
+    )
+    row_groups: tuple[int, ...] = ()
+    if fmt == "parquet":
+        try:
+            md = pq.ParquetFile(path).metadata
+        except Exception as e:  # noqa: BLE001 - a broken input file stops the job with its name
+            raise InputError(f"cannot read Parquet file {rel}: {e}") from e
+        row_groups = tuple(md.row_group(i).num_rows for i in range(md.num_row_groups))
+        n = md.num_rows
+    elif fmt == "jsonl":
+        n = _count_lines(path)
+    else:
+        import pyarrow as pa
+
+        with pa.memory_map(path) as src:
+            n = pa.ipc.open_stream(src).read_all().num_rows
+    return InputFile(path, rel, fmt, n, st.st_size, st.st_mtime_ns, hive, row_groups)
+
+
+def _count_lines(path: str) -> int:
+    """Non-blank lines: each is a row (a malformed one becomes an error row)."""
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                n += 1
+    return n
+
+
+def cut_partitions(files: list[InputFile], rows_per_partition: int) -> list[Partition]:
+    """Split big files, pack small ones; ids hash the chunks so names are stable."""
+    target = max(1, rows_per_partition)
+    groups: list[list[Chunk]] = []
+    current: list[Chunk] = []
+    current_rows = 0
+    for f in files:
+        for start, stop in _file_ranges(f, target):
+            rows = stop - start
+            if current and (current_rows + rows > target or current[-1].file.format != f.format):
+                groups.append(current)
+                current, current_rows = [], 0
+            current.append(Chunk(f, start, stop))
+            current_rows += rows
+    if current:
+        groups.append(current)
+    partitions = []
+    for i, chunks in enumerate(groups):
+        h = hashlib.sha256("|".join(f"{c.file.rel}:{c.start}:{c.stop}" for c in chunks).encode()).hexdigest()
+        partitions.append(Partition(f"{i:05d}-{h[:10]}", chunks))
+    return partitions
+
+
+def _file_ranges(f: InputFile, target: int) -> list[tuple[int, int]]:
+    """Row ranges of about `target` rows; Parquet ranges end on row-group boundaries."""
+    if f.num_rows == 0:
+        return [(0, 0)]
+    if f.format == "parquet" and f.row_groups:
+        ranges, start, acc = [], 0, 0
+        for rg in f.row_groups:
+            if acc and acc + rg > target:
+                ranges.append((start, start + acc))
+                start, acc = start + acc, 0
+            acc += rg
+        ranges.append((start, start + acc))
+        # A single huge row group still gets split by rows.
+        out = []
+        for a, b in ranges:
+            out.extend((s, min(b, s + target)) for s in range(a, b, target))
+        return out
+    return [(s, min(f.num_rows, s + target)) for s in range(0, f.num_rows, target)]

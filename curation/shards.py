@@ -1,0 +1,219 @@
+"""Writing shards: one file per (input partition, task, decision), atomically.
+
+Layout under the output folder:
+
+    task=<t2i|edit|invalid>/decision=<keep|reject|error>/part-<partition id>.parquet
+    _manifest.json      run id, config hash, input fingerprint, finished partitions
+    summary.json        written at the end of every run
+
+Rows arrive from Ray in any order. The writer buffers each partition's rows per (task,
+decision) (spilling to `_tmp/` past a size limit) until the partition's last row arrives,
+then writes each group to a temporary name, renames it into place, and only then records the
+partition as finished in the manifest. A crash can therefore leave final files of an
+unfinished partition, never a finished partition without its files; on resume such files
+are deleted and the partition is scored again.
+
+Shards keep every input column (image cells as the `{bytes, path}` struct, with the Hugging
+Face `Image` feature in the Parquet metadata so `datasets.load_dataset("parquet", ...)`
+decodes them), plus the job's columns. Row groups are as large as `row_group_rows` and
+`row_group_bytes` allow, for DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import schema as S
+from .prepare import INTERNAL_COLUMNS
+
+MANIFEST = "_manifest.json"
+SUMMARY = "summary.json"
+TMP = "_tmp"
+SPILL_BYTES = 256 << 20
+
+
+@dataclass
+class OutputLayout:
+    """Paths inside an output folder."""
+
+    root: Path
+
+    def shard(self, task_hive: str, decision: str, pid: str) -> Path:
+        return self.root / f"task={task_hive}" / f"decision={decision}" / f"part-{pid}.parquet"
+
+    def partition_files(self, pid: str) -> list[Path]:
+        return sorted(self.root.glob(f"task=*/decision=*/part-{pid}.parquet"))
+
+    def all_shards(self) -> list[Path]:
+        return sorted(self.root.glob("task=*/decision=*/*.parquet"))
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def summary(self) -> Path:
+        return self.root / SUMMARY
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / TMP
+
+    def clean_partial(self, finished: set[str]) -> list[Path]:
+        """Delete temp files and shards of partitions not recorded as finished."""
+        removed = []
+        for p in self.root.glob("task=*/decision=*/.*.tmp"):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+        for p in self.all_shards():
+            pid = p.stem[len("part-"):]
+            if pid not in finished:
+                p.unlink()
+                removed.append(p)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return removed
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Temp file in the same folder, fsync, rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def hf_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
+    """Hugging Face `datasets` features for a shard schema, image columns as `Image()`."""
+    from datasets import Features, Image
+
+    features = Features.from_arrow_schema(schema.remove_metadata())
+    for col in S.IMAGE_COLUMNS:
+        if col in features:
+            features[col] = Image()
+    return {b"huggingface": json.dumps({"info": {"features": features.to_dict()}}).encode()}
+
+
+def restore_extra(table: pa.Table) -> pa.Table:
+    """Unpack `_extra` (the input's own columns) into top-level columns; drop internals."""
+    extras = table.column("_extra").to_pylist() if "_extra" in table.column_names else []
+    table = table.drop_columns([c for c in INTERNAL_COLUMNS if c in table.column_names])
+    dicts = [pickle.loads(b) if b else {} for b in extras]
+    keys = list(dict.fromkeys(k for d in dicts for k in d))
+    for k in keys:
+        if k in table.column_names:
+            continue
+        values = [d.get(k) for d in dicts]
+        try:
+            arr = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+        table = table.append_column(k, arr)
+    return table
+
+
+def _row_group_rows(table: pa.Table, max_rows: int, max_bytes: int) -> int:
+    if table.num_rows == 0:
+        return max_rows
+    per_row = max(1, table.nbytes // table.num_rows)
+    return max(1, min(max_rows, max_bytes // per_row))
+
+
+def write_table_atomic(table: pa.Table, path: Path, max_rows: int, max_bytes: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table = table.replace_schema_metadata(hf_metadata(table.schema))
+    pq.write_table(table, tmp, row_group_size=_row_group_rows(table, max_rows, max_bytes), compression="zstd")
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Group:
+    tables: list[pa.Table] = field(default_factory=list)
+    nbytes: int = 0
+    spills: list[Path] = field(default_factory=list)
+
+
+class ShardWriter:
+    """Collects decided rows and writes each partition when its last row has arrived."""
+
+    def __init__(
+        self,
+        layout: OutputLayout,
+        expected_rows: dict[str, int],
+        on_partition_done: Callable[[str, list[Path], int], None],
+        row_group_rows: int = 100_000,
+        row_group_bytes: int = 128 << 20,
+    ) -> None:
+        self.layout = layout
+        self.expected = dict(expected_rows)
+        self.seen: dict[str, int] = {pid: 0 for pid in expected_rows}
+        self.groups: dict[str, dict[tuple[str, str], _Group]] = {}
+        self.on_done = on_partition_done
+        self.row_group_rows = row_group_rows
+        self.row_group_bytes = row_group_bytes
+        for pid, n in self.expected.items():
+            if n == 0:
+                self._finish(pid)
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        pids = table.column(S.INPUT_PARTITION).to_pylist()
+        keys = list(zip(table.column("task_hive").to_pylist(), table.column(S.DECISION).to_pylist()))
+        by: dict[tuple[str, tuple[str, str]], list[int]] = {}
+        for i, (pid, key) in enumerate(zip(pids, keys)):
+            by.setdefault((pid, key), []).append(i)
+        touched = set()
+        for (pid, key), idx in by.items():
+            if pid not in self.expected:
+                raise RuntimeError(f"row for unknown partition {pid}")
+            part = table.take(pa.array(idx))
+            group = self.groups.setdefault(pid, {}).setdefault(key, _Group())
+            group.tables.append(part)
+            group.nbytes += part.nbytes
+            if group.nbytes > SPILL_BYTES:
+                self._spill(pid, key, group)
+            self.seen[pid] += len(idx)
+            touched.add(pid)
+        for pid in touched:
+            if self.seen[pid] > self.expected[pid]:
+                raise RuntimeError(f"partition {pid}: {self.seen[pid]} rows arrived, expected {self.expected[pid]}")
+            if self.seen[pid] == self.expected[pid]:
+                self._finish(pid)
+
+    @property
+    def pending(self) -> list[str]:
+        return [pid for pid, n in self.expected.items() if self.seen.get(pid, 0) < n]
+
+    def _spill(self, pid: str, key: tuple[str, str], group: _Group) -> None:
+        path = self.layout.tmp / pid / f"{key[0]}-{key[1]}-{len(group.spills):05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.concat_tables(group.tables, promote_options="default"), path)
+        group.spills.append(path)
+        group.tables, group.nbytes = [], 0
+
+    def _finish(self, pid: str) -> None:
+        written = []
+        for (task_hive, decision), group in sorted(self.groups.pop(pid, {}).items()):
+            parts = [pq.read_table(p) for p in group.spills] + group.tables
+            table = pa.concat_tables(parts, promote_options="default")
+            table = table.sort_by([(S.INPUT_FILE, "ascending"), (S.INPUT_ROW, "ascending")])
+            table = restore_extra(table)
+            path = self.layout.shard(task_hive, decision, pid)
+            write_table_atomic(table, path, self.row_group_rows, self.row_group_bytes)
+            written.append(path)
+        shutil.rmtree(self.layout.tmp / pid, ignore_errors=True)
+        self.on_done(pid, written, self.expected[pid])

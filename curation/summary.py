@@ -1,0 +1,63 @@
+"""The end-of-run summary, computed with DuckDB from the shards themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .shards import OutputLayout
+
+
+def shard_glob(root: Path) -> str:
+    return str(root / "task=*" / "decision=*" / "*.parquet")
+
+
+def summarize_shards(layout: OutputLayout) -> dict:
+    """Counts by task/decision/failure mode and the most common errors, from the shards."""
+    if not layout.all_shards():
+        return {"rows": 0, "by_task_decision": {}, "by_failure_mode": {}, "errors": []}
+    con = duckdb.connect(":memory:")
+    src = (f"read_parquet('{shard_glob(layout.root)}', hive_partitioning=true, union_by_name=true)")
+    rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+    by_td: dict[str, dict[str, int]] = {}
+    for task, decision, n in con.execute(
+        f"SELECT task, decision, count(*) FROM {src} GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        by_td.setdefault(str(task), {})[decision] = n
+    by_mode: dict[str, dict[str, int]] = {}
+    for task, mode, n in con.execute(
+        f"SELECT task, mode, count(*) FROM (SELECT task, unnest(failure_modes) AS mode FROM {src} "
+        "WHERE decision = 'reject') GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        by_mode.setdefault(str(task), {})[mode] = n
+    errors = [
+        {"error": e, "rows": n}
+        for e, n in con.execute(
+            f"SELECT error, count(*) AS n FROM {src} WHERE decision = 'error' GROUP BY error ORDER BY n DESC, error LIMIT 25"
+        ).fetchall()
+    ]
+    dup = con.execute(f"SELECT coalesce(sum(duplicate_count - 1), 0) FROM {src}").fetchone()[0]
+    return {"rows": rows, "by_task_decision": by_td, "by_failure_mode": by_mode, "errors": errors,
+            "duplicate_copies_collapsed": int(dup)}
+
+
+def format_summary(s: dict) -> str:
+    """A short human-readable block for the terminal."""
+    lines = [f"run {s.get('run_id', '?')}  config {s.get('config_hash', '?')}  output {s.get('output', '?')}"]
+    lines.append(f"rows: {s['rows']}  (this attempt scored {s.get('rows_scored_this_attempt', 0)} rows in "
+                 f"{s.get('elapsed_s', 0):.1f}s = {s.get('rows_per_s', 0):.1f} rows/s; partitions scored "
+                 f"{s.get('partitions_scored', 0)}, skipped as finished {s.get('partitions_skipped', 0)})")
+    for task, d in sorted(s["by_task_decision"].items()):
+        lines.append(f"  {task:8s} " + "  ".join(f"{k}={v}" for k, v in sorted(d.items())))
+    if s["by_failure_mode"]:
+        lines.append("failure modes of rejected rows:")
+        for task, d in sorted(s["by_failure_mode"].items()):
+            lines.append(f"  {task:8s} " + "  ".join(f"{k}={v}" for k, v in sorted(d.items())))
+    if s["errors"]:
+        lines.append("errors:")
+        for e in s["errors"][:10]:
+            lines.append(f"  {e['rows']:6d}  {e['error'][:150]}")
+    if s.get("duplicate_copies_collapsed"):
+        lines.append(f"duplicate sample_id copies collapsed: {s['duplicate_copies_collapsed']}")
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Score candidates with the reward models and VQAScore; write every row to Parquet shards.
+
+Local (in-process Ray, embedded demo):   python pipelines/score.py
+Local on your data:                      python pipelines/score.py --input data/ --output shards/
+On a cluster:  RAY_AUTH_MODE=token ray job submit --working-dir . -- \
+                   python pipelines/score.py --input ... --output ...
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without install
+
+from curation.cli import build_parser, config_from_args  # noqa: E402
+from curation.demo import DEMO_DIR, apply_demo_defaults  # noqa: E402
+from curation.job import run_score_job  # noqa: E402
+from curation.manifest import OutputConflict  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    demo = not cfg.input.paths
+    if demo:
+        cfg = apply_demo_defaults(cfg)
+    if args.print_config:
+        print(cfg.to_yaml())
+        return 0
+    if demo and not args.overwrite:
+        # The demo resumes an identical previous run and replaces one made with other settings.
+        from curation.manifest import RunManifest
+        from curation.shards import OutputLayout
+
+        layout = OutputLayout(Path(cfg.output.path))
+        if layout.manifest.exists() and RunManifest.load(layout.manifest).config_hash != cfg.hash():
+            cfg.output.overwrite = True
+    try:
+        result = run_score_job(cfg)
+    except OutputConflict as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if demo:
+        from curation.measure import format_measurement, measure_against_truth, write_measurement
+
+        m = measure_against_truth(result.output, DEMO_DIR / "candidates" / "truth.parquet")
+        print(format_measurement(m))
+        print(f"measurement: {write_measurement(result.output, m)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curation.inputs import InputError, Partition, plan_inputs
+
+
+def _table(n, start=0):
+    return pa.table({"sample_id": [f"s{i}" for i in range(start, start + n)], "prompt": ["p"] * n})
+
+
+def test_folders_globs_hive_and_deterministic_partitions(tmp_path):
+    (tmp_path / "task=t2i").mkdir()
+    (tmp_path / "task=edit").mkdir()
+    pq.write_table(_table(25), tmp_path / "task=t2i" / "a.parquet", row_group_size=5)
+    pq.write_table(_table(3, 100), tmp_path / "task=edit" / "b.parquet")
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps({"sample_id": f"j{i}"}) for i in range(4)) + "\n\n")
+    plan = plan_inputs([str(tmp_path)], rows_per_partition=10)
+    assert plan.num_rows == 32
+    assert {f.rel: f.hive for f in plan.files}["task=t2i/a.parquet"] == (("task", "t2i"),)
+    assert [p.num_rows for p in plan.partitions] == [4, 3, 10, 10, 5]  # split at row groups, formats not mixed
+    again = plan_inputs([str(tmp_path)], rows_per_partition=10)
+    assert [p.pid for p in again.partitions] == [p.pid for p in plan.partitions]
+    assert Partition.from_json(plan.partitions[1].to_json()) == plan.partitions[1]
+    globbed = plan_inputs([str(tmp_path / "task=*" / "*.parquet")], rows_per_partition=10)
+    assert globbed.num_rows == 28
+    assert plan.fingerprint() == again.fingerprint()
+    pq.write_table(_table(26), tmp_path / "task=t2i" / "a.parquet", row_group_size=5)
+    assert plan_inputs([str(tmp_path)], rows_per_partition=10).fingerprint() != plan.fingerprint()
+
+
+def test_small_files_are_packed(tmp_path):
+    for i in range(6):
+        pq.write_table(_table(2, 10 * i), tmp_path / f"f{i}.parquet")
+    plan = plan_inputs([str(tmp_path)], rows_per_partition=5)
+    assert [p.num_rows for p in plan.partitions] == [4, 4, 4]
+
+
+def test_hf_save_to_disk_folder(tmp_path):
+    from datasets import Dataset
+
+    Dataset.from_dict({"sample_id": ["a", "b", "c"], "prompt": ["x", "y", "z"]}).save_to_disk(tmp_path / "ds")
+    plan = plan_inputs([str(tmp_path / "ds")])
+    assert plan.num_rows == 3 and plan.files[0].format == "hf_disk"
+
+
+def test_missing_inputs_fail_fast(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        plan_inputs([str(tmp_path / "nope")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no input files"):
+        plan_inputs([str(tmp_path / "empty")])
