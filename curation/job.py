@@ -171,11 +171,28 @@ def _decide_task(batch: pa.Table, cfg_thresholds, enabled, run_id, config_hash) 
     return decide_batch(batch, cfg_thresholds, enabled, run_id, config_hash)
 
 
+def stage_options(cfg: ScoreJobConfig, group: list[JudgeSpec], cluster_gpus: float) -> dict:
+    """Ray Data placement of one judge stage: its actor pool, batch size, GPUs, runtime_env."""
+    from ray.data import ActorPoolStrategy
+
+    first = getattr(cfg, group[0].stage)
+    opts = {
+        "batch_size": int(first.batch_size),  # explicit: Ray requires it with num_gpus
+        "compute": ActorPoolStrategy(size=max(1, int(first.num_actors))),
+        "num_gpus": _num_gpus(first.num_gpus, cluster_gpus),
+    }
+    if group[0].scorer == "t2v_metrics":
+        # t2v-metrics pins torch 2.5 / transformers 4.49: its stage gets its own environment.
+        from reward_models.vqascore.t2v_backend import T2VMetricsConfig, runtime_env_for
+
+        opts["runtime_env"] = runtime_env_for(T2VMetricsConfig(python=first.t2v_python))
+    return opts
+
+
 def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition], manifest: RunManifest,
                   duplicates: dict, specs: list[JudgeSpec]):
     import ray
     import ray.data
-    from ray.data import ActorPoolStrategy
 
     ctx = _prepare_ctx(cfg, plan)
     dups_ref = ray.put({p.pid: duplicates.get(p.pid, {}) for p in pending}) if duplicates else None
@@ -185,21 +202,12 @@ def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition]
                         fn_kwargs={"ctx": ctx, "duplicates_ref": dups_ref})
     cluster_gpus = ray.cluster_resources().get("GPU", 0.0)
     for group in group_by_checkpoint(specs):
-        first = getattr(cfg, group[0].stage)
-        kwargs = {}
-        if group[0].scorer == "t2v_metrics":
-            from reward_models.vqascore.t2v_backend import T2VMetricsConfig, runtime_env_for
-
-            kwargs["runtime_env"] = runtime_env_for(T2VMetricsConfig(python=first.t2v_python))
         ds = ds.map_batches(
             ScoringStage,
             fn_constructor_kwargs={"judges": [asdict(s) for s in group],
                                    "decode_pixel_limit": cfg.limits.max_image_pixels},
-            batch_size=int(first.batch_size),
-            compute=ActorPoolStrategy(size=max(1, int(first.num_actors))),
-            num_gpus=_num_gpus(first.num_gpus, cluster_gpus),
             batch_format="pyarrow",
-            **kwargs,
+            **stage_options(cfg, group, cluster_gpus),
         )
     enabled = [s.stage for s in specs]
     ds = ds.map_batches(_decide_task, batch_format="pyarrow",

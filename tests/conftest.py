@@ -35,3 +35,11 @@ def tiny_vl(tmp_path_factory) -> Path:
     from reward_models.tiny import TinyVLConfig, build_tiny_qwen25vl
 
     return build_tiny_qwen25vl(tmp_path_factory.mktemp("tiny_vl"), TinyVLConfig(max_pixels=64 * 64))
+
+
+@pytest.fixture(scope="session")
+def spread_vqa(tmp_path_factory, tiny_vl) -> str:
+    """A tiny VQAScore judge whose P("Yes") spreads over [0, 1] (see tests/judges.py)."""
+    from .judges import make_spread_judge
+
+    return str(make_spread_judge(tiny_vl, tmp_path_factory.mktemp("spread_vqa")))
