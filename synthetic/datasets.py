@@ -1,0 +1,643 @@
+"""Set builders (in memory) and writers (the exact on-disk layouts of the real datasets).
+
+Every row draws from its own generator `default_rng([seed, crc32(stream), i])`: row i is the
+same whatever n is, different sets with one seed do not share scenes, and no global RNG is
+touched. Same seed + arguments => byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from .faults import (
+    EDIT_FAULTS,
+    FAULT_MODE,
+    T2I_FAULTS,
+    add_noise,
+    attribute_fault,
+    edit_fault,
+    nearly_unchanged,
+    t2i_fault,
+)
+from .prompts import EDIT_KINDS, caption, make_edit, possible_kinds, random_edit
+from .scene import Scene, random_scene, render
+
+SOURCE_NAME = "synthetic_world"
+IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+PAIR_FAULTS = tuple(f for fs in T2I_FAULTS.values() for f in fs) + ("noisier",)
+EDIT_MODE_CYCLE = ("edit_noncompliance", "visual_artifacts", "edit_noncompliance", "semantic_inconsistency")
+"""Faulty edit rows cycle through this: half are non-compliant, the rest degraded or off-scene."""
+HUMANEDIT_TYPES = {"change_colour": "Replace", "add": "Add", "remove": "Remove", "move": "Relation"}
+BROKEN_KINDS = ("truncated_png", "zero_bytes", "garbage")
+
+
+def _rng(seed: int, stream: str, i: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(stream.encode()), i])
+
+
+def _pick(rng: np.random.Generator, items) -> Any:
+    items = list(items)
+    return items[int(rng.integers(len(items)))]
+
+
+def _uid(rng: np.random.Generator) -> str:
+    return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 95) -> bytes:
+    """JPEG at 4:4:4 so 14-px objects keep their colour edges."""
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality, subsampling=0)
+    return buf.getvalue()
+
+
+# --- in-memory sets -------------------------------------------------------------------------
+
+
+@dataclass
+class PreferencePair:
+    """A prompt, a better image and a worse one (the rejected one carries the planted fault)."""
+
+    prompt: str
+    preferred: Image.Image
+    rejected: Image.Image
+    fault: str
+    mode: str
+    scene: Scene | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def preference_pairs(n: int, seed: int, size: int = 64) -> list[PreferencePair]:
+    """Clean vs faulty pairs cycling through every t2i fault, plus 'noisier' quality pairs
+    (mildly noisy vs much noisier)."""
+    rot = int(_rng(seed, "pairs-order").integers(len(PAIR_FAULTS)))
+    out = []
+    for i in range(n):
+        rng = _rng(seed, "pairs", i)
+        scene = random_scene(rng)
+        fault = PAIR_FAULTS[(i + rot) % len(PAIR_FAULTS)]
+        clean = render(scene, size)
+        if fault == "noisier":
+            lo = float(rng.uniform(0.0, 6.0))
+            hi = lo + float(rng.uniform(18.0, 30.0))
+            preferred, rejected = add_noise(clean, lo, rng), add_noise(clean, hi, rng)
+            detail = {"sigma_preferred": lo, "sigma_rejected": hi}
+        else:
+            res = t2i_fault(scene, fault, rng, size)
+            preferred, rejected, detail = clean, res.image, res.detail
+        out.append(PreferencePair(caption(scene), preferred, rejected, fault, FAULT_MODE[fault], scene, detail))
+    return out
+
+
+@dataclass
+class RatedImage:
+    """One image of an ImageRewardDB-style group; ratings on a 1-7 scale, rank 1 = best."""
+
+    image: Image.Image
+    rank: int
+    overall_rating: int
+    image_text_alignment_rating: int
+    fidelity_rating: int
+    fault: str | None
+    mode: str | None
+
+
+@dataclass
+class RatedGroup:
+    """All images for one prompt (3-5: the clean render and faulty ones, shuffled)."""
+
+    prompt_id: str
+    prompt: str
+    classification: str
+    items: list[RatedImage]
+    scene: Scene | None = None
+
+    @property
+    def images(self) -> list[Image.Image]:
+        return [it.image for it in self.items]
+
+    @property
+    def ranks(self) -> list[int]:
+        return [it.rank for it in self.items]
+
+
+def _ratings(mode: str | None, rng: np.random.Generator) -> tuple[int, int, int]:
+    """(overall, alignment, fidelity): what a careful rater would give each kind of image."""
+    def hi() -> int:
+        return int(rng.integers(6, 8))
+
+    def mid() -> int:
+        return int(rng.integers(5, 7))
+
+    def low() -> int:
+        return int(rng.integers(1, 3))
+
+    if mode is None:
+        return hi(), hi(), hi()
+    overall = int(rng.integers(2, 4))
+    if mode == "instruction_alignment":
+        return overall, int(rng.integers(1, 4)), mid()
+    if mode == "visual_artifacts":
+        return overall, mid(), low()
+    return overall, mid(), mid()  # semantic_inconsistency: looks fine, right content, broken
+
+
+def imagereward_groups(n_prompts: int, seed: int, size: int = 64) -> list[RatedGroup]:
+    """Per prompt: the clean render plus 2-4 faulty ones spread over the three t2i modes.
+    rank = 1 + number of images with a strictly higher overall rating (ties share a rank)."""
+    out = []
+    for i in range(n_prompts):
+        rng = _rng(seed, "imagereward", i)
+        scene = random_scene(rng)
+        k = int(rng.integers(3, 6))
+        modes = [list(T2I_FAULTS)[j] for j in rng.permutation(len(T2I_FAULTS))]
+        pools = {m: [T2I_FAULTS[m][j] for j in rng.permutation(len(T2I_FAULTS[m]))] for m in modes}
+        entries: list[tuple[Image.Image, str | None, str | None]] = [(render(scene, size), None, None)]
+        for j in range(k - 1):
+            fault = pools[modes[j % len(modes)]].pop()
+            entries.append((t2i_fault(scene, fault, rng, size).image, fault, FAULT_MODE[fault]))
+        rated = [(img, f, m, *_ratings(m, rng)) for img, f, m in entries]
+        items = [
+            RatedImage(img, 1 + sum(o2 > o for *_, o2, _, _ in rated), o, a, fi, f, m)
+            for img, f, m, o, a, fi in rated
+        ]
+        items = [items[j] for j in rng.permutation(len(items))]
+        out.append(RatedGroup(f"{seed % 1_000_000:06d}-{i:04d}", caption(scene), "Illustrations", items, scene))
+    return out
+
+
+@dataclass
+class EditTriplet:
+    """A correct edit: source, instruction, edited image and both descriptions."""
+
+    source: Image.Image
+    instruction: str
+    edited: Image.Image
+    target_description: str
+    source_caption: str
+    kind: str
+    source_scene: Scene | None = None
+    target_scene: Scene | None = None
+
+
+def _edit(kind: str, rng: np.random.Generator):
+    """A random scene that admits `kind`, and that edit."""
+    n_obj = {"add": int(rng.integers(1, 3)), "remove": int(rng.integers(2, 4))}.get(kind, int(rng.integers(1, 4)))
+    scene = random_scene(rng, n_objects=n_obj)
+    return make_edit(scene, kind, rng) if kind in possible_kinds(scene) else random_edit(scene, rng)
+
+
+def edit_triplets(n: int, seed: int, size: int = 64) -> list[EditTriplet]:
+    """Good edits, cycling through change_colour / add / remove / move."""
+    rot = int(_rng(seed, "edits-order").integers(len(EDIT_KINDS)))
+    out = []
+    for i in range(n):
+        e = _edit(EDIT_KINDS[(i + rot) % len(EDIT_KINDS)], _rng(seed, "edits", i))
+        out.append(EditTriplet(render(e.source, size), e.instruction, render(e.target, size), caption(e.target),
+                               caption(e.source), e.kind, e.source, e.target))
+    return out
+
+
+def _plan(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask with exactly k of n set, at random places."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.permutation(n)[:k]] = True
+    return mask
+
+
+def _broken_bytes(kind: str, image: Image.Image, rng: np.random.Generator) -> bytes:
+    if kind == "truncated_png":
+        data = png_bytes(image)
+        return data[: len(data) // 2]
+    if kind == "zero_bytes":
+        return b""
+    return b"\x00GARBAGE" + rng.bytes(int(rng.integers(32, 256)))
+
+
+def _candidate_plan(n: int, seed: int, edit_fraction: float, fault_fraction: float, n_broken: int
+                    ) -> list[tuple[str, str | None, str | None]]:
+    """Per row (task, planted mode or None, broken kind or None), with exact proportions."""
+    plan = _rng(seed, "candidates-plan")
+    n_broken = min(n_broken, n)
+    broken = _plan(n, n_broken, plan)
+    rest = n - n_broken
+    is_edit = iter(_plan(rest, round(edit_fraction * rest), plan))
+    is_fault = iter(_plan(rest, round(fault_fraction * rest), plan))
+    counts = {"t2i": 0, "edit": 0, "broken": 0}
+    cycles = {"t2i": tuple(T2I_FAULTS), "edit": EDIT_MODE_CYCLE}
+    out = []
+    for i in range(n):
+        if broken[i]:
+            k = counts["broken"]
+            counts["broken"] += 1
+            out.append(("edit" if k % 2 else "t2i", None, BROKEN_KINDS[k % len(BROKEN_KINDS)]))
+            continue
+        task = "edit" if next(is_edit) else "t2i"
+        mode = None
+        if next(is_fault):
+            mode = cycles[task][counts[task] % len(cycles[task])]
+            counts[task] += 1
+        out.append((task, mode, None))
+    return out
+
+
+def _candidate(i: int, seed: int, size: int, task: str, mode: str | None, broken_kind: str | None) -> dict[str, Any]:
+    """One candidate row; the fault within `mode` is drawn from the row's own generator."""
+    rng = _rng(seed, "candidates", i)
+    meta: dict[str, Any] = {"planted_mode": None, "fault": None, "target_description": None, "fault_detail": {},
+                            "rendered_scene": None, "size": size}
+    res = None
+    if task == "t2i":
+        scene = random_scene(rng)
+        prompt, source_image, image, drawn = caption(scene), None, render(scene, size), scene
+        meta["scene"] = scene.to_dict()
+        if mode:
+            res = t2i_fault(scene, _pick(rng, T2I_FAULTS[mode]), rng, size)
+    else:
+        e = _edit(_pick(rng, EDIT_KINDS), rng)
+        prompt, image, drawn = e.instruction, render(e.target, size), e.target
+        source_image = png_bytes(render(e.source, size))
+        meta.update(scene=e.source.to_dict(), target_scene=e.target.to_dict(), target_description=caption(e.target),
+                    source_caption=caption(e.source), edit_kind=e.kind)
+        if mode:
+            res = edit_fault(e, _pick(rng, EDIT_FAULTS[mode]), rng, size)
+    if broken_kind:
+        data = _broken_bytes(broken_kind, image, rng)
+        meta.update(fault="broken_file", broken_kind=broken_kind, clean=False)
+    elif res:
+        data = png_bytes(res.image)
+        meta.update(planted_mode=res.mode, fault=res.fault, fault_detail=res.detail, clean=False,
+                    rendered_scene=res.rendered.to_dict() if res.rendered else None)
+    else:
+        data = png_bytes(image)
+        meta.update(clean=True, rendered_scene=drawn.to_dict())
+    return {
+        "sample_id": f"world-{seed}-{i:06d}",
+        "task": task,
+        "prompt": prompt,
+        "image": data,
+        "source_image": source_image,
+        "source": SOURCE_NAME,
+        "meta": json.dumps(meta, sort_keys=True),
+    }
+
+
+def candidates(
+    n: int,
+    seed: int,
+    size: int = 64,
+    edit_fraction: float = 0.4,
+    fault_fraction: float = 0.5,
+    n_broken: int = 3,
+) -> list[dict[str, Any]]:
+    """Rows in the project's candidate schema with the planted truth in `meta`.
+
+    `n_broken` rows carry unreadable image bytes (truncated PNG, zero bytes, garbage). Of the
+    rest exactly round(edit_fraction * rest) are edits and round(fault_fraction * rest) are
+    faulty, the others clean. Faulty t2i rows cycle through the three t2i modes, faulty edit
+    rows through EDIT_MODE_CYCLE; the specific fault within a mode is random.
+    meta: planted_mode, fault, clean, scene (the prompted/source scene), rendered_scene (what
+    was drawn, when a scene describes it), fault_detail, size; edits add target_description,
+    source_caption, target_scene, edit_kind; broken rows add broken_kind.
+    """
+    plan = _candidate_plan(n, seed, edit_fraction, fault_fraction, n_broken)
+    return [_candidate(i, seed, size, *row) for i, row in enumerate(plan)]
+
+
+def vqa_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
+    """Image + caption + yes/no (exactly half 'yes'); 'no' captions have one attribute changed."""
+    yes = _plan(n, (n + 1) // 2, _rng(seed, "vqa-plan"))
+    faults = T2I_FAULTS["instruction_alignment"]
+    out = []
+    for i in range(n):
+        rng = _rng(seed, "vqa", i)
+        scene = random_scene(rng)
+        row = {"image": render(scene, size), "label": "yes" if yes[i] else "no", "fault": None,
+               "scene": scene.to_dict()}
+        if yes[i]:
+            row["text"] = caption(scene)
+        else:
+            row["fault"] = faults[int(rng.integers(len(faults)))]
+            row["text"] = caption(attribute_fault(scene, row["fault"], rng)[0])
+        out.append(row)
+    return out
+
+
+QUESTION_KINDS = ("colour", "shape", "count", "position", "word", "background", "describe")
+
+
+def _question(scene: Scene, kind: str, rng: np.random.Generator) -> tuple[str, str] | None:
+    """(question, answer) of `kind` about `scene`, or None if it would be ambiguous."""
+    objs = scene.objects
+    o = objs[int(rng.integers(len(objs)))]
+    if kind == "colour" and sum(x.shape == o.shape for x in objs) == 1:
+        return f"What colour is the {o.shape}?", o.colour
+    if kind == "shape" and sum(x.colour == o.colour for x in objs) == 1:
+        return f"What shape is the {o.colour} object?", o.shape
+    if kind == "count":
+        return "How many objects are there?", str(len(objs))
+    if kind == "position" and sum((x.colour, x.shape) == (o.colour, o.shape) for x in objs) == 1:
+        return f"Where is the {o.colour} {o.shape}?", o.position
+    if kind == "word" and scene.word:
+        return "What word is written in the image?", scene.word
+    if kind == "background":
+        return "What colour is the background?", scene.background
+    if kind == "describe":
+        return "Describe the image.", caption(scene)
+    return None
+
+
+def understanding_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
+    """Question/answer pairs about world images, cycling through QUESTION_KINDS.
+    Answers: a colour/shape name, a digit, a position word (left/right/top/bottom/center), the
+    word, the background name, or the caption."""
+    out = []
+    for i in range(n):
+        rng = _rng(seed, "understanding", i)
+        kind = QUESTION_KINDS[i % len(QUESTION_KINDS)]
+        scene = random_scene(rng, word_prob=1.0 if kind == "word" else 0.25)
+        for _ in range(8):  # the picked object may be ambiguous for this kind: pick again
+            qa = _question(scene, kind, rng)
+            if qa:
+                break
+        else:
+            kind, qa = "count", _question(scene, "count", rng)
+        out.append({"image": render(scene, size), "question": qa[0], "answer": qa[1], "kind": kind,
+                    "scene": scene.to_dict()})
+    return out
+
+
+# --- writers ----------------------------------------------------------------------------------
+
+
+def _hf_features(features: dict[str, Any]) -> dict[bytes, bytes]:
+    """Parquet schema metadata the `datasets` library reads to decode image structs as images."""
+    return {b"huggingface": json.dumps({"info": {"features": features}}, sort_keys=True).encode()}
+
+
+def _value(dtype: str) -> dict[str, str]:
+    return {"dtype": dtype, "_type": "Value"}
+
+
+def _write(table: pa.Table, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def _image_cell(image: Image.Image | bytes | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    return {"bytes": image if isinstance(image, bytes) else png_bytes(image), "path": None}
+
+
+PICKAPIC_SCHEMA = pa.schema([
+    ("are_different", pa.bool_()), ("best_image_uid", pa.string()), ("caption", pa.string()),
+    ("created_at", pa.timestamp("ns")), ("has_label", pa.bool_()), ("image_0_uid", pa.string()),
+    ("image_0_url", pa.string()), ("image_1_uid", pa.string()), ("image_1_url", pa.string()),
+    ("jpg_0", pa.binary()), ("jpg_1", pa.binary()), ("label_0", pa.float64()), ("label_1", pa.float64()),
+    ("model_0", pa.string()), ("model_1", pa.string()), ("ranking_id", pa.int64()), ("user_id", pa.int64()),
+    ("num_example_per_prompt", pa.int64()), ("__index_level_0__", pa.int64()),
+])
+IMAGEREWARDDB_SCHEMA = pa.schema([
+    ("image_path", pa.string()), ("prompt_id", pa.string()), ("prompt", pa.string()), ("classification", pa.string()),
+    ("image_amount_in_total", pa.int64()), ("rank", pa.int64()), ("overall_rating", pa.int64()),
+    ("image_text_alignment_rating", pa.int64()), ("fidelity_rating", pa.int64()),
+])
+HUMANEDIT_SCHEMA = pa.schema(
+    [("IMAGE_ID", pa.string()), ("EDITING_TYPE", pa.string()), ("CORE", pa.int32()), ("MASK", pa.int32()),
+     ("EDITING_INSTRUCTION", pa.string()), ("OUTPUT_DESCRIPTION", pa.string()),
+     ("INPUT_CAPTION_BY_LLAMA", pa.string()), ("OUTPUT_CAPTION_BY_LLAMA", pa.string()),
+     ("INPUT_IMG", IMAGE_STRUCT), ("MASK_IMG", IMAGE_STRUCT), ("OUTPUT_IMG", IMAGE_STRUCT)],
+    metadata=_hf_features({
+        **{k: _value("string") for k in ("IMAGE_ID", "EDITING_TYPE", "EDITING_INSTRUCTION", "OUTPUT_DESCRIPTION",
+                                          "INPUT_CAPTION_BY_LLAMA", "OUTPUT_CAPTION_BY_LLAMA")},
+        "CORE": _value("int32"), "MASK": _value("int32"),
+        **{k: {"_type": "Image"} for k in ("INPUT_IMG", "MASK_IMG", "OUTPUT_IMG")},
+    }),
+)
+CANDIDATE_SCHEMA = pa.schema([
+    ("sample_id", pa.string()), ("task", pa.string()), ("prompt", pa.string()), ("image", IMAGE_STRUCT),
+    ("source_image", IMAGE_STRUCT), ("source", pa.string()), ("meta", pa.string()),
+])
+TRUTH_SCHEMA = pa.schema([
+    ("sample_id", pa.string()), ("task", pa.string()), ("planted_mode", pa.string()), ("fault", pa.string()),
+    ("clean", pa.bool_()),
+])
+
+
+def _image_table_schema(text_columns: tuple[str, ...]) -> pa.Schema:
+    """An `image` struct column plus string columns, with the HF Image feature in the metadata."""
+    return pa.schema(
+        [("image", IMAGE_STRUCT)] + [(k, pa.string()) for k in text_columns],
+        metadata=_hf_features({"image": {"_type": "Image"}, **{k: _value("string") for k in text_columns}}),
+    )
+
+
+VQA_SCHEMA = _image_table_schema(("text", "label", "fault", "scene"))
+UNDERSTANDING_SCHEMA = _image_table_schema(("question", "answer", "kind", "scene"))
+
+
+def write_pickapic(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """Pick-a-Pic v2 layout: `{split}-00000-of-00001.parquet`, all columns, JPEG q95 bytes.
+    label_k = 1.0 for the preferred side (randomised), 0.5/0.5 on ~5 % ties (two correct
+    renders, one shifted a pixel; best_image_uid is "" there)."""
+    pairs = preference_pairs(n, seed, size)
+    ties = _plan(n, round(0.05 * n), _rng(seed, "pickapic-ties"))
+    t0 = datetime(2023, 4, 1)
+    cols: dict[str, list] = {k: [] for k in PICKAPIC_SCHEMA.names}
+    for i, p in enumerate(pairs):
+        rng = _rng(seed, "pickapic", i)
+        uids = [_uid(rng), _uid(rng)]
+        if ties[i]:
+            imgs = [p.preferred, nearly_unchanged(p.preferred, rng)[0]]
+            labels, models, best = [0.5, 0.5], ["synthetic_world/clean"] * 2, ""
+        else:
+            flip = bool(rng.random() < 0.5)
+            imgs = [p.rejected, p.preferred] if flip else [p.preferred, p.rejected]
+            labels = [0.0, 1.0] if flip else [1.0, 0.0]
+            bad = f"synthetic_world/{p.fault}"
+            models = [bad, "synthetic_world/clean"] if flip else ["synthetic_world/clean", bad]
+            best = uids[1] if flip else uids[0]
+        row = {
+            "are_different": True, "best_image_uid": best, "caption": p.prompt,
+            "created_at": t0 + timedelta(seconds=37 * i), "has_label": True,
+            "image_0_uid": uids[0], "image_0_url": f"https://synthetic.invalid/images/{uids[0]}.jpg",
+            "image_1_uid": uids[1], "image_1_url": f"https://synthetic.invalid/images/{uids[1]}.jpg",
+            "jpg_0": jpeg_bytes(imgs[0]), "jpg_1": jpeg_bytes(imgs[1]), "label_0": labels[0], "label_1": labels[1],
+            "model_0": models[0], "model_1": models[1], "ranking_id": int(seed) * 1_000_000 + i,
+            "user_id": int(rng.integers(1, 64)), "num_example_per_prompt": 1, "__index_level_0__": i,
+        }
+        for k, v in row.items():
+            cols[k].append(v)
+    return [_write(pa.table(cols, schema=PICKAPIC_SCHEMA), Path(out_dir) / f"{split}-00000-of-00001.parquet")]
+
+
+def _save_webp(image: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="WEBP", lossless=True, quality=100, method=4, exact=True)
+
+
+def write_imagerewarddb(
+    out_dir: str | Path, n_prompts: int, seed: int, size: int = 64, split: str = "train"
+) -> list[Path]:
+    """ImageRewardDB layout: `metadata-{split}.parquet` (one row per image) and lossless WebP
+    files at `images/{split}/{split}_{k}/<uuid>.webp` (~500 prompts a folder), each folder with
+    its `images/{split}/{split}_{k}.json`. image_path is relative to out_dir."""
+    out = Path(out_dir)
+    rows, folders = [], {}
+    for gi, g in enumerate(imagereward_groups(n_prompts, seed, size)):
+        rng = _rng(seed, "imagerewarddb-names", gi)
+        folder = f"{split}_{gi // 500 + 1}"
+        for it in g.items:
+            rel = f"images/{split}/{folder}/{_uid(rng)}.webp"
+            _save_webp(it.image, out / rel)
+            row = {"image_path": rel, "prompt_id": g.prompt_id, "prompt": g.prompt,
+                   "classification": g.classification, "image_amount_in_total": len(g.items), "rank": it.rank,
+                   "overall_rating": it.overall_rating,
+                   "image_text_alignment_rating": it.image_text_alignment_rating,
+                   "fidelity_rating": it.fidelity_rating}
+            rows.append(row)
+            folders.setdefault(folder, []).append(row)
+    for folder, recs in folders.items():
+        (out / "images" / split / f"{folder}.json").write_text(json.dumps(recs, indent=1))
+    return [_write(pa.Table.from_pylist(rows, schema=IMAGEREWARDDB_SCHEMA), out / f"metadata-{split}.parquet")]
+
+
+def write_hpdv2(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """HPDv2 layout. train: `train.json` = [{human_preference: [1,0]|[0,1] (1 = preferred),
+    prompt, file_path: [name, name]}]; test: `test.json` = [{prompt, image_path, rank (0 = best,
+    distinct), raw_annotations: [{rank, user_hash}]}]. Names are relative to `{out_dir}/{split}/`
+    (as in the real release), PNG files."""
+    out, img_dir = Path(out_dir), Path(out_dir) / split
+    img_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    if split == "train":
+        for i, p in enumerate(preference_pairs(n, seed, size)):
+            flip = bool(_rng(seed, "hpdv2-side", i).random() < 0.5)
+            names = [f"{2 * i:08d}.png", f"{2 * i + 1:08d}.png"]
+            for name, img in zip(names, [p.rejected, p.preferred] if flip else [p.preferred, p.rejected]):
+                img.save(img_dir / name, format="PNG")
+            records.append({"human_preference": [0, 1] if flip else [1, 0], "prompt": p.prompt, "file_path": names})
+    else:
+        counter = 0
+        for gi, g in enumerate(imagereward_groups(n, seed, size)):
+            rng = _rng(seed, "hpdv2-test", gi)
+            k = len(g.items)
+            # distinct base order: overall rating, then the sum of the sub-ratings, then position
+            its = g.items
+            order = sorted(range(k), key=lambda j: (-its[j].overall_rating,
+                                                    -(its[j].image_text_alignment_rating + its[j].fidelity_rating), j))
+            base = np.empty(k, dtype=int)
+            base[order] = np.arange(k)
+            raw = []
+            for _ in range(3):  # annotators agree on the best image, may swap two faulty ones
+                r = base.copy()
+                if k > 2 and rng.random() < 0.5:
+                    a = int(rng.integers(1, k - 1))
+                    ia, ib = int(np.nonzero(r == a)[0][0]), int(np.nonzero(r == a + 1)[0][0])
+                    r[ia], r[ib] = a + 1, a
+                raw.append({"rank": r.tolist(), "user_hash": rng.bytes(8).hex()})
+            mean = np.mean([a["rank"] for a in raw], axis=0)
+            final = np.empty(k, dtype=int)
+            final[sorted(range(k), key=lambda j: (mean[j], base[j]))] = np.arange(k)
+            names = []
+            for it in g.items:
+                names.append(f"{counter:08d}.png")
+                it.image.save(img_dir / names[-1], format="PNG")
+                counter += 1
+            records.append({"prompt": g.prompt, "image_path": names, "rank": final.tolist(), "raw_annotations": raw})
+    path = out / f"{split}.json"
+    path.write_text(json.dumps(records))
+    return [path]
+
+
+def _change_mask(a: Image.Image, b: Image.Image, pad: int = 2) -> Image.Image:
+    """L-mode mask (255 inside) of the padded box around every changed pixel."""
+    diff = np.any(np.asarray(a) != np.asarray(b), axis=-1)
+    m = np.zeros(diff.shape, dtype=np.uint8)
+    if diff.any():
+        ys, xs = np.nonzero(diff)
+        m[max(0, ys.min() - pad) : ys.max() + pad + 1, max(0, xs.min() - pad) : xs.max() + pad + 1] = 255
+    return Image.fromarray(m)
+
+
+def write_humanedit(out_dir: str | Path, n: int, seed: int, size: int = 64) -> list[Path]:
+    """HumanEdit layout: `data/train-00000-of-00001.parquet`, images as {bytes, path} structs
+    (PNG, path null) with the `datasets` Image feature in the schema metadata."""
+    rows = []
+    for i, t in enumerate(edit_triplets(n, seed, size)):
+        rng = _rng(seed, "humanedit", i)
+        rows.append({
+            "IMAGE_ID": f"world{seed}_{i:06d}", "EDITING_TYPE": HUMANEDIT_TYPES[t.kind],
+            "CORE": int(rng.random() < 0.1), "MASK": 1, "EDITING_INSTRUCTION": t.instruction,
+            "OUTPUT_DESCRIPTION": t.target_description, "INPUT_CAPTION_BY_LLAMA": t.source_caption,
+            "OUTPUT_CAPTION_BY_LLAMA": t.target_description, "INPUT_IMG": _image_cell(t.source),
+            "MASK_IMG": _image_cell(_change_mask(t.source, t.edited)), "OUTPUT_IMG": _image_cell(t.edited),
+        })
+    table = pa.Table.from_pylist(rows, schema=HUMANEDIT_SCHEMA)
+    return [_write(table, Path(out_dir) / "data" / "train-00000-of-00001.parquet")]
+
+
+def write_candidates(out_dir: str | Path, n: int, seed: int, size: int = 64, shards: int = 2, **kw: Any) -> list[Path]:
+    """Candidate shards `candidates-{k:05d}.parquet` (image cells as {bytes, path} structs,
+    path null; no HF metadata) plus `truth.parquet` (sample_id, task, planted_mode, fault, clean)."""
+    out = Path(out_dir)
+    rows = candidates(n, seed, size, **kw)
+    paths = []
+    for k, idx in enumerate(np.array_split(np.arange(len(rows)), max(1, shards))):
+        part = [dict(rows[i], image=_image_cell(rows[i]["image"]), source_image=_image_cell(rows[i]["source_image"]))
+                for i in idx]
+        paths.append(_write(pa.Table.from_pylist(part, schema=CANDIDATE_SCHEMA), out / f"candidates-{k:05d}.parquet"))
+    truth = []
+    for r in rows:
+        m = json.loads(r["meta"])
+        truth.append({"sample_id": r["sample_id"], "task": r["task"], "planted_mode": m["planted_mode"],
+                      "fault": m["fault"], "clean": m["clean"]})
+    paths.append(_write(pa.Table.from_pylist(truth, schema=TRUTH_SCHEMA), out / "truth.parquet"))
+    return paths
+
+
+def _write_image_table(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> list[Path]:
+    rows = [dict(r, image=_image_cell(r["image"]), scene=json.dumps(r["scene"], sort_keys=True)) for r in rows]
+    return [_write(pa.Table.from_pylist(rows, schema=schema), path)]
+
+
+def write_vqa(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet`: image struct, text, label (yes/no), fault, scene (JSON)."""
+    return _write_image_table(vqa_rows(n, seed, size), VQA_SCHEMA, Path(out_dir) / f"{split}-00000-of-00001.parquet")
+
+
+def write_understanding(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet`: image struct, question, answer, kind, scene (JSON)."""
+    path = Path(out_dir) / f"{split}-00000-of-00001.parquet"
+    return _write_image_table(understanding_rows(n, seed, size), UNDERSTANDING_SCHEMA, path)
+
+
+WRITERS = {
+    "candidates": write_candidates,
+    "pickapic": write_pickapic,
+    "imagerewarddb": write_imagerewarddb,
+    "hpdv2": write_hpdv2,
+    "humanedit": write_humanedit,
+    "vqa": write_vqa,
+    "understanding": write_understanding,
+}
