@@ -1,0 +1,126 @@
+"""GPU check: the full preset with random weights generates a 1024x1024 image at 64 iterations.
+
+Reports seconds per image and peak GPU memory as one JSON line (the published model needed
+about 11-20 GB). Random weights exercise exactly the shapes and compute of the 1.5B model;
+only the pixels are meaningless.
+
+    python -m unipic.bench_full [--num-iter 64] [--image-size 1024] [--batch 1] [--guidance 3.0] \
+        [--dtype bfloat16] [--tokenizer DIR] [--out result.json]
+
+`--tokenizer` takes any saved Qwen tokenizer folder (the real Qwen2.5 one, or the
+`tokenizer/` of `python -m unipic.tiny FOLDER`); without it the tiny tokenizer is built,
+which needs `trl`. Prompt token counts differ by a few tokens between tokenizers, which is
+immaterial next to the 4,160 image tokens per step.
+
+On a machine without diffusers (the GPU image has transformers but not diffusers), carry
+the `diffusers` and `importlib_metadata` wheels and put them on PYTHONPATH first.
+`--config tiny --device cpu` runs the same script in seconds as a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .config import UniPicConfig
+from .model import UniPic
+from .sampling import SampleOptions, generate_images
+
+PROMPTS = ["A red fox sitting in fresh snow at sunrise, detailed fur, soft light.",
+           "A glass teapot on a wooden table next to a stack of old books."]
+
+
+def _tokenizer(path: str | None, image_token: str):
+    if path is None:
+        from .tiny import build_tiny_tokenizer
+
+        return build_tiny_tokenizer(image_token)
+    from .checkpoint import load_tokenizer
+
+    return load_tokenizer(path, image_token)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m unipic.bench_full", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", choices=["full", "tiny"], default="full")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    parser.add_argument("--num-iter", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=None, help="default: the config's (1024 for full)")
+    parser.add_argument("--batch", type=int, default=1, help="prompts per call")
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--tokenizer", default=None, help="saved Qwen tokenizer folder")
+    parser.add_argument("--out", default=None, help="also write the JSON result here")
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    config = UniPicConfig.full() if args.config == "full" else UniPicConfig.tiny()
+    size = args.image_size or config.image_size
+    tokenizer = _tokenizer(args.tokenizer, config.image_token)
+    if len(tokenizer) > config.llm.vocab_size:
+        config.llm.vocab_size = len(tokenizer)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = UniPic(config, tokenizer)
+    model.to(dtype).eval()
+    _sync(device)
+    build_s = time.perf_counter() - start
+    params = {g: sum(p.numel() for _, p in ps) for g, ps in model.parameter_groups().items()}
+    params["codec"] = sum(p.numel() for p in model.codec.parameters())
+
+    prompts = (PROMPTS * args.batch)[: args.batch]
+    options = SampleOptions(num_iter=args.num_iter, guidance_scale=args.guidance, image_size=size, seed=0)
+    # Warm-up at the same resolution (kernel selection, allocator growth), then the timed run.
+    generate_images(model, prompts, SampleOptions(num_iter=2, guidance_scale=args.guidance, image_size=size))
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        weights_gib = torch.cuda.memory_allocated(device) / 2**30
+    _sync(device)
+    start = time.perf_counter()
+    images = generate_images(model, prompts, options)
+    _sync(device)
+    seconds = time.perf_counter() - start
+
+    result = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
+        "config": args.config,
+        "dtype": args.dtype,
+        "image_size": size,
+        "num_iter": args.num_iter,
+        "batch": args.batch,
+        "guidance": args.guidance,
+        "seconds_total": round(seconds, 3),
+        "seconds_per_image": round(seconds / args.batch, 3),
+        "build_seconds": round(build_s, 1),
+        "params": params,
+        "params_total": sum(params.values()),
+        "output_shape": list(images.shape),
+        "finite": bool(torch.isfinite(images).all()),
+    }
+    if device.type == "cuda":
+        result["weights_gib"] = round(weights_gib, 2)
+        result["peak_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+    line = json.dumps(result)
+    print(line)
+    if args.out:
+        Path(args.out).write_text(line + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
