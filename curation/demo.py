@@ -68,7 +68,8 @@ def _build_stand_in(name: str, target: Path) -> None:
 
 def apply_demo_defaults(cfg: ScoreJobConfig) -> ScoreJobConfig:
     """Fill what the user did not give: demo input, output, judges, a small local Ray."""
-    cfg.input.paths = [str(demo_candidates())]
+    # The candidate shards only: truth.parquet beside them is the answer key, not input.
+    cfg.input.paths = [str(demo_candidates() / "candidates-*.parquet")]
     if not cfg.output.path:
         cfg.output.path = str(DEMO_DIR / "shards")
     judges = demo_judges()

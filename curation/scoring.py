@@ -87,10 +87,21 @@ def scorer_class(name: str):
     raise ValueError(f"unknown scorer {name!r}: use img_reward, edit_reward, vqascore or t2v_metrics")
 
 
+CONTRACT_SUB_SCORES = {
+    "img_reward": ("alignment", "fidelity"),
+    "edit_reward": ("compliance", "consistency", "quality"),
+}
+"""Sub-scores each reward judge promises (reward_models' scorer contract)."""
+
+
 def declared_columns(spec: JudgeSpec) -> JudgeSpec:
-    """Copy the scorer class's declared sub-score names and info keys into the spec."""
+    """Fix the columns a judge adds before any actor starts, so every block has the same schema.
+
+    Taken from the scorer class (`sub_score_names`, `info_keys`) when it declares them, else
+    from the scorer contract.
+    """
     cls = scorer_class(spec.scorer) if spec.scorer != "t2v_metrics" else None
-    subs = tuple(getattr(cls, "sub_score_names", ())) if cls else ()
+    subs = tuple(getattr(cls, "sub_score_names", CONTRACT_SUB_SCORES.get(spec.scorer, ()))) if cls else ()
     info = tuple(getattr(cls, "info_keys", ())) if cls else ()
     if spec.scorer in ("vqascore", "t2v_metrics"):
         info = ("template", "answer")
