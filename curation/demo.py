@@ -25,12 +25,20 @@ DEMO_ROWS = 240
 
 def demo_candidates(folder: Path = DEMO_DIR / "candidates", n: int = DEMO_ROWS, seed: int = DEMO_SEED) -> Path:
     """Write the demo candidate set (t2i and edit rows, planted faults, a few broken files) once."""
-    if (folder / "truth.parquet").exists():
+    import json
+    import shutil
+
+    params = {"n": n, "seed": seed, "size": 64}
+    stamp = folder / "world.json"
+    if (folder / "truth.parquet").exists() and stamp.exists() and json.loads(stamp.read_text()) == params:
         return folder
     from synthetic import write_candidates
 
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():  # another seed or size: never mix two candidate sets
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     write_candidates(folder, n=n, seed=seed, size=64, shards=2)
+    stamp.write_text(json.dumps(params))
     return folder
 
 
@@ -66,12 +74,13 @@ def _build_stand_in(name: str, target: Path) -> None:
         build_tiny_qwen25vl(target)
 
 
-def apply_demo_defaults(cfg: ScoreJobConfig) -> ScoreJobConfig:
+def apply_demo_defaults(cfg: ScoreJobConfig, candidates: Path | None = None,
+                        output: Path | None = None) -> ScoreJobConfig:
     """Fill what the user did not give: demo input, output, judges, a small local Ray."""
     # The candidate shards only: truth.parquet beside them is the answer key, not input.
-    cfg.input.paths = [str(demo_candidates() / "candidates-*.parquet")]
+    cfg.input.paths = [str((candidates or demo_candidates()) / "candidates-*.parquet")]
     if not cfg.output.path:
-        cfg.output.path = str(DEMO_DIR / "shards")
+        cfg.output.path = str(output or DEMO_DIR / "shards")
     judges = demo_judges()
     if not cfg.img_reward.model:
         cfg.img_reward.model = judges["img_reward"]
@@ -83,3 +92,24 @@ def apply_demo_defaults(cfg: ScoreJobConfig) -> ScoreJobConfig:
         stage.max_pixels = min(stage.max_pixels, 64 * 64)
     cfg.input.rows_per_partition = min(cfg.input.rows_per_partition, 60)
     return cfg
+
+
+def measure_world(seed: int, n: int, folder: Path, score_args: list[str] = ()) -> dict:
+    """Score a fresh world candidate set (`seed`, `n` rows) under `folder` and measure it.
+
+    `score_args` are scoring-job flags (e.g. other judges or thresholds); the judges default
+    to the shipped ones, as in the embedded demo. Writes `folder/shards/measurement.json`.
+    """
+    from .cli import build_parser, config_from_args
+    from .job import run_score_job
+    from .measure import measure_against_truth, write_measurement
+
+    folder = Path(folder)
+    candidates = demo_candidates(folder / "candidates", n=n, seed=seed)
+    cfg = config_from_args(build_parser().parse_args(list(score_args)))
+    cfg.output.overwrite = True  # a measurement always scores afresh
+    cfg = apply_demo_defaults(cfg, candidates=candidates, output=folder / "shards")
+    result = run_score_job(cfg)
+    m = {"seed": seed, "rows": n, **measure_against_truth(result.output, candidates / "truth.parquet")}
+    write_measurement(result.output, m)
+    return m

@@ -63,7 +63,8 @@ def ensure_ray(cfg: ScoreJobConfig) -> None:
     if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=cfg.ray.address or None, logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=False,
+        # "local": always a fresh in-process instance, never a stale /tmp/ray/ray_current_cluster.
+        ray.init(address="local", num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=False,
                  logging_level=logging.WARNING)
 
 

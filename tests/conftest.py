@@ -25,7 +25,9 @@ def ray_session():
     if not ray.is_initialized():
         paths = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+        # address="local" always starts a fresh instance, even when another session left a
+        # /tmp/ray/ray_current_cluster behind.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
 
 

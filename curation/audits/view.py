@@ -1,0 +1,355 @@
+"""A read-only DuckDB view over one or more scoring runs' output folders.
+
+`AuditView(["out_a/", "out_b/"])` opens an in-memory DuckDB whose catalog holds:
+
+| name                  | one row per                    | from                                         |
+|-----------------------|--------------------------------|----------------------------------------------|
+| `samples`             | output row, without image bytes | `task=*/decision=*/*.parquet` (hive)         |
+| `samples_with_images` | output row, with `image` and `source_image` `{bytes, path}` |  same           |
+| `input_ids`           | INPUT row (before duplicate collapsing) | `_run/input_ids.parquet`            |
+| `runs`                | run folder                     | `_manifest.json` (+ `summary.json`)          |
+| `run_partitions`      | planned input partition        | manifest `partitions` / `expected_rows` / `finished` |
+| `run_files`           | shard file, listed or on disk  | manifest `finished[*].files` + the folder    |
+| `run_config`          | flattened config key           | manifest `config`                            |
+| `failure_mode_vocab`, `decision_vocab` | allowed value | `curation.schema`                          |
+
+Every row-level view carries `run_index` (0 = first folder given), `run_dir` and `run` (the
+folder's run id from its manifest; `run_id` stays the id written on the row, so a shard copied
+in from another run is visible). `samples` also has `shard_file` (the Parquet file it came
+from). Stage columns that a run did not produce (e.g. reward sub-scores) are added as NULL so
+every audit works on every run.
+
+Shards are read lazily through views: DuckDB reads only the columns a query names, so image
+bytes are never loaded unless a query selects them (`samples_with_images`).
+
+Ad-hoc SQL (`AuditView.sql`) is read-only: statements are parsed first and only reads are run
+(SELECT/WITH/FROM/VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN of a read, PRAGMA table_info and a
+few other read pragmas). The configuration is locked after set-up, extension auto-install is
+off. External access stays on because the views read Parquet lazily; a SELECT may therefore
+read other files (read_csv, ...) but cannot write, attach, install or change settings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import schema as S
+from ..summary import shard_glob
+
+KNOWN_STAGE_COLUMNS: dict[str, str] = {
+    "reward_score": "DOUBLE",
+    "img_reward_score": "DOUBLE",
+    "edit_reward_score": "DOUBLE",
+    "vqa_score": "DOUBLE",
+    "img_reward_alignment": "DOUBLE",
+    "img_reward_fidelity": "DOUBLE",
+    "img_reward_coherence": "DOUBLE",
+    "edit_reward_compliance": "DOUBLE",
+    "edit_reward_consistency": "DOUBLE",
+    "edit_reward_quality": "DOUBLE",
+    "img_reward_model_id": "VARCHAR",
+    "edit_reward_model_id": "VARCHAR",
+    "vqa_model_id": "VARCHAR",
+    "img_reward_model_revision": "VARCHAR",
+    "edit_reward_model_revision": "VARCHAR",
+    "vqa_model_revision": "VARCHAR",
+}
+"""Columns audits may name; added as typed NULLs where a run lacks them."""
+
+CORE_COLUMNS: dict[str, str] = {
+    "sample_id": "VARCHAR", "task": "VARCHAR", "prompt": "VARCHAR", "source": "VARCHAR", "meta": "VARCHAR",
+    "image": "STRUCT(bytes BLOB, path VARCHAR)", "source_image": "STRUCT(bytes BLOB, path VARCHAR)",
+    "decision": "VARCHAR", "failure_modes": "VARCHAR[]", "error": "VARCHAR", "notes": "VARCHAR[]",
+    "duplicate_count": "BIGINT", "input_file": "VARCHAR", "input_row": "BIGINT", "input_partition": "VARCHAR",
+    "run_id": "VARCHAR", "config_hash": "VARCHAR", "scored_at": "TIMESTAMPTZ", **KNOWN_STAGE_COLUMNS,
+}
+"""What `samples_with_images` always has (an empty or partial run gets NULL columns)."""
+
+RUNS_SCHEMA = pa.schema(
+    [("run_index", pa.int64()), ("run_dir", pa.string()), ("run", pa.string()), ("config_hash", pa.string()),
+     ("created_at", pa.string()), ("has_manifest", pa.bool_()), ("has_input_ids", pa.bool_()),
+     ("input_root", pa.string()), ("reward_threshold", pa.float64()), ("vqa_threshold", pa.float64()),
+     ("sub_score_threshold", pa.float64()), ("input_rows", pa.int64()), ("expected_rows", pa.int64()),
+     ("duplicate_rows", pa.int64()), ("partitions", pa.int64()), ("finished_partitions", pa.int64()),
+     ("img_reward_model", pa.string()), ("edit_reward_model", pa.string()), ("vqa_model", pa.string())])
+"""The `runs` table: one row per run folder, from its manifest (NULLs where there is none)."""
+
+ID_COLUMNS = {"input_partition": "VARCHAR", "input_file": "VARCHAR", "input_row": "BIGINT", "sample_id": "VARCHAR"}
+
+
+class ReadOnlyError(ValueError):
+    """An ad-hoc statement that could write or change the session was refused."""
+
+
+# ----------------------------------------------------------------------------- read-only guard
+
+READ_PRAGMAS = {"table_info", "show", "show_tables", "show_tables_expanded", "database_size", "version",
+                "platform", "storage_info", "metadata_info", "functions", "collations"}
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\)\s*)?(ANALY[SZ]E\s+)?", re.IGNORECASE)
+_PRAGMA = re.compile(r"^\s*PRAGMA\s+([A-Za-z_]+)", re.IGNORECASE)
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*", "", sql, flags=re.DOTALL)
+
+
+ALLOWED = "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN [ANALYZE] of a read, PRAGMA table_info"
+
+
+def _refuse(what: str) -> ReadOnlyError:
+    return ReadOnlyError(f"refused: {what} - the audit view is read-only (allowed: {ALLOWED})")
+
+
+def check_read_only(sql: str) -> list:
+    """Parse `sql`; return its statements if every one only reads, else raise ReadOnlyError."""
+    try:
+        statements = duckdb.extract_statements(sql)
+        kinds = [st.type.name for st in statements]
+    except duckdb.Error as e:
+        raise ReadOnlyError(f"cannot parse the query: {e}") from None
+    except ValueError:  # a statement type the Python client does not know (e.g. UPDATE EXTENSIONS)
+        raise _refuse("a statement of a kind the audit view does not run") from None
+    if not statements:
+        raise ReadOnlyError("empty query")
+    for st, kind in zip(statements, kinds):
+        text = _strip_comments(st.query).strip().rstrip(";").strip()
+        if kind == "SELECT":
+            continue
+        if kind == "EXPLAIN":
+            # EXPLAIN ANALYZE runs its statement: the inner one must be a read too.
+            inner = _EXPLAIN.sub("", text, count=1)
+            if inner and inner != text:
+                check_read_only(inner)
+                continue
+        if kind == "PRAGMA":
+            m = _PRAGMA.match(text)
+            if m and m.group(1).lower() in READ_PRAGMAS:
+                continue
+        first = text.split(None, 1)[0].upper() if text else kind
+        raise _refuse(f"{first} statement ({kind.lower()})" if first != kind else f"{kind} statement")
+    return statements
+
+
+# ----------------------------------------------------------------------------- run folders
+
+
+@dataclass
+class RunFolder:
+    """What the view knows about one output folder before reading any shard."""
+
+    index: int
+    root: Path
+    manifest: dict | None
+    summary: dict | None
+    shards: list[Path]
+    run: str | None
+    """The manifest's run id; without a manifest, the id written on the first shard's rows."""
+
+    @property
+    def input_ids(self) -> Path:
+        return self.root / "_run" / "input_ids.parquet"
+
+    @classmethod
+    def open(cls, index: int, path: str | Path) -> "RunFolder":
+        root = Path(path).resolve()
+        if not root.is_dir():
+            raise FileNotFoundError(f"run folder {path} does not exist")
+        manifest = _load_json(root / "_manifest.json")
+        summary = _load_json(root / "summary.json")
+        shards = sorted(root.glob("task=*/decision=*/*.parquet"))
+        if manifest is None and not shards:
+            raise FileNotFoundError(f"{path} is not a scoring-job output folder (no _manifest.json, no shards)")
+        run = (manifest or {}).get("run_id") or (summary or {}).get("run_id")
+        if run is None:
+            pf = pq.ParquetFile(shards[0])
+            if S.RUN_ID in pf.schema_arrow.names and pf.metadata.num_rows:
+                run = pf.read_row_group(0, columns=[S.RUN_ID]).column(0)[0].as_py()
+        return cls(index, root, manifest, summary, shards, run)
+
+
+def _load_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _lit(value: Any) -> str:
+    """A SQL literal for a value we control (paths, run ids)."""
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else (
+            None if value is None else str(value))
+
+
+# ----------------------------------------------------------------------------- the view
+
+
+class AuditView:
+    """An in-memory DuckDB with read-only views over the given run folders."""
+
+    def __init__(self, run_dirs: Iterable[str | Path], threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        self.folders = [RunFolder.open(i, p) for i, p in enumerate(run_dirs)]
+        if not self.folders:
+            raise ValueError("give at least one run folder")
+        config = {
+            "autoinstall_known_extensions": False,
+            "allow_community_extensions": False,
+            # DuckDB 2.0.1's window_self_join rewrite copies the Parquet scan and drops a filter on a
+            # hive column (decision = 'reject') in the copy: `sum(n) OVER (PARTITION BY task)` over
+            # filtered groups then sums every decision (test_window_over_hive_filter_is_correct).
+            "disabled_optimizers": "window_self_join",
+        }
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(":memory:", config=config)
+        self._create_tables()
+        self._create_views()
+        self.con.execute("SET lock_configuration = true")  # nothing the user runs can change settings
+
+    # -- tables from manifests (small, built once) ---------------------------------------
+    def _register(self, name: str, table: pa.Table) -> None:
+        self.con.register("_arrow_tmp", table)
+        self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _arrow_tmp")
+        self.con.unregister("_arrow_tmp")
+
+    def _create_tables(self) -> None:
+        runs, parts, files, config = [], [], [], []
+        for f in self.folders:
+            m = f.manifest or {}
+            th = (m.get("config") or {}).get("thresholds") or {}
+            cfg = m.get("config") or {}
+            stage_model = {s: (cfg.get(s) or {}).get("model") for s in ("img_reward", "edit_reward", "vqa")}
+            runs.append({
+                "run_index": f.index, "run_dir": str(f.root), "run": f.run, "config_hash": m.get("config_hash"),
+                "created_at": m.get("created_at"), "has_manifest": f.manifest is not None,
+                "has_input_ids": f.input_ids.exists(), "input_root": m.get("input_root"),
+                "reward_threshold": th.get("reward"), "vqa_threshold": th.get("vqa"),
+                "sub_score_threshold": th.get("sub_score"),
+                "input_rows": sum((m.get("partitions") or {}).values()) if f.manifest else None,
+                "expected_rows": sum((m.get("expected_rows") or {}).values()) if f.manifest else None,
+                "duplicate_rows": m.get("duplicate_rows"), "partitions": len(m.get("partitions") or {}),
+                "finished_partitions": len(m.get("finished") or {}),
+                "img_reward_model": stage_model["img_reward"], "edit_reward_model": stage_model["edit_reward"],
+                "vqa_model": stage_model["vqa"],
+            })
+            finished = m.get("finished") or {}
+            for pid, n in (m.get("partitions") or {}).items():
+                parts.append({"run_index": f.index, "input_partition": pid, "input_rows": n,
+                              "expected_rows": (m.get("expected_rows") or {}).get(pid),
+                              "finished": pid in finished})
+            listed = {fn for info in finished.values() for fn in info.get("files", [])}
+            on_disk = {str(p.relative_to(f.root)) for p in f.shards}
+            for rel in sorted(listed | on_disk):
+                files.append({"run_index": f.index, "file": rel, "listed": rel in listed, "on_disk": rel in on_disk})
+            flat: dict[str, str] = {}
+            _flatten("", cfg, flat)
+            config += [{"run_index": f.index, "key": k, "value": v} for k, v in sorted(flat.items())]
+        self._register("runs", pa.Table.from_pylist(runs, schema=RUNS_SCHEMA))
+        self._register("run_partitions", pa.Table.from_pylist(parts, schema=pa.schema([
+            ("run_index", pa.int64()), ("input_partition", pa.string()), ("input_rows", pa.int64()),
+            ("expected_rows", pa.int64()), ("finished", pa.bool_())])))
+        self._register("run_files", pa.Table.from_pylist(files, schema=pa.schema([
+            ("run_index", pa.int64()), ("file", pa.string()), ("listed", pa.bool_()), ("on_disk", pa.bool_())])))
+        self._register("run_config", pa.Table.from_pylist(config, schema=pa.schema([
+            ("run_index", pa.int64()), ("key", pa.string()), ("value", pa.string())])))
+        self._register("failure_mode_vocab", pa.table({"mode": list(S.FAILURE_MODES)}))
+        self._register("decision_vocab", pa.table({"decision": list(S.DECISIONS)}))
+
+    # -- lazy views over Parquet -------------------------------------------------------------
+    def _create_views(self) -> None:
+        parts = []
+        for f in self.folders:
+            if not f.shards:
+                continue
+            src = (f"read_parquet({_lit(shard_glob(f.root))}, hive_partitioning = true, union_by_name = true, "
+                   "filename = true, hive_types = {'task': VARCHAR, 'decision': VARCHAR})")
+            parts.append(f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, "
+                         f"coalesce({_lit(f.run)}, run_id) AS run, * EXCLUDE (filename), filename AS shard_file "
+                         f"FROM {src}")
+        if parts:
+            union = "\nUNION ALL BY NAME\n".join(parts)
+        else:
+            empty = ", ".join(f"NULL::{t} AS {c}" for c, t in CORE_COLUMNS.items())
+            union = (f"SELECT NULL::BIGINT AS run_index, NULL AS run_dir, NULL AS run, {empty}, NULL AS shard_file "
+                     "WHERE false")
+        have = {r[0] for r in self.con.execute(f"DESCRIBE ({union})").fetchall()}
+        extra = "".join(f", NULL::{t} AS {c}" for c, t in CORE_COLUMNS.items() if c not in have)
+        self.con.execute(f"CREATE VIEW samples_with_images AS SELECT *{extra} FROM ({union})")
+        self.con.execute("CREATE VIEW samples AS SELECT * EXCLUDE (image, source_image) FROM samples_with_images")
+
+        ids = [f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, {_lit(f.run)} AS run, "
+               f"input_partition, input_file, input_row, sample_id FROM read_parquet({_lit(f.input_ids)})"
+               for f in self.folders if f.input_ids.exists()]
+        if not ids:
+            cols = ", ".join(f"NULL::{t} AS {c}" for c, t in ID_COLUMNS.items())
+            ids = [f"SELECT NULL::BIGINT AS run_index, NULL AS run_dir, NULL AS run, {cols} WHERE false"]
+        self.con.execute("CREATE VIEW input_ids AS " + "\nUNION ALL\n".join(ids))
+
+    # -- queries ---------------------------------------------------------------------------
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run trusted SQL (the named audits) with `$name` parameters; returns an Arrow table."""
+        statements = duckdb.extract_statements(sql)
+        needed = set().union(*(s.named_parameters for s in statements)) if statements else set()
+        params = dict(params or {})
+        missing = sorted(needed - set(params))
+        if missing:
+            raise KeyError(f"missing parameter(s): {', '.join('$' + m for m in missing)} (give --param NAME=VALUE)")
+        bound = {k: params[k] for k in needed}
+        cur = self.con.cursor()  # cursors share the catalog; a failed query leaves no state behind
+        try:
+            *head, last = statements
+            for st in head:  # earlier statements run for their effect; only the last one's rows return
+                cur.execute(st.query, {k: bound[k] for k in st.named_parameters} or None).fetchall()
+            rel = cur.sql(last.query, params={k: bound[k] for k in last.named_parameters} or None)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        finally:
+            cur.close()
+
+    def sql(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Ad-hoc SQL from a user: refused unless every statement only reads."""
+        check_read_only(sql)
+        return self.execute(sql, params)
+
+    def resolve_run(self, selector: Any) -> int | None:
+        """A run index from an index (0 = first folder given), a run id or a folder path; None stays None."""
+        if selector is None:
+            return None
+        text = str(selector)
+        if text.lstrip("-").isdigit():
+            i = int(text)
+            if 0 <= i < len(self.folders):
+                return i
+        for f in self.folders:
+            if text in (f.run, str(f.root)) or Path(text).resolve() == f.root:
+                return f.index
+        known = "; ".join(f"{f.index}: {f.run or '?'} ({f.root})" for f in self.folders)
+        raise KeyError(f"no run {text!r} among the folders given ({known})")
+
+    def runs(self) -> list[dict]:
+        return self.con.sql("SELECT * FROM runs ORDER BY run_index").to_arrow_table().to_pylist()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "AuditView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
