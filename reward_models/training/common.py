@@ -1,0 +1,51 @@
+"""Pieces both training entry points share: model loading for training, splits, Ray context."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def load_for_training(model_name_or_path: str, dtype: str = "auto", attn_implementation: str | None = None):
+    """Model + left-padding processor, from a local folder or hub id (fp32 on CPU, bf16 on GPU by default)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    if dtype == "auto":
+        dtype = "bfloat16" if torch.cuda.is_available() else "float32"
+    processor = AutoProcessor.from_pretrained(model_name_or_path, padding_side="left")
+    if not hasattr(processor, "image_processor"):
+        raise TypeError(f"{model_name_or_path}: AutoProcessor gave {type(processor).__name__}, not a VL processor")
+    kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    model = AutoModelForImageTextToText.from_pretrained(
+        model_name_or_path, dtype=getattr(torch, dtype), use_safetensors=True, **kwargs
+    )
+    return model, processor
+
+
+def held_out(key: str, fraction: float, salt: str = "eval") -> bool:
+    """Deterministic split by a key (the prompt), so no prompt is in both train and eval."""
+    if fraction <= 0:
+        return False
+    h = int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16)
+    return (h / 0xFFFFFFFF) < fraction
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed run (torchrun, accelerate or Ray Train), or a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", 0)) == 0
+
+
+def ray_prepare(trainer):
+    """Inside a Ray Train worker: Ray's dataloader integration and checkpoint/metric reporting."""
+    from ray.train.huggingface.transformers import RayTrainReportCallback, prepare_trainer
+
+    trainer.add_callback(RayTrainReportCallback())
+    return prepare_trainer(trainer)

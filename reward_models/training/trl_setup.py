@@ -1,0 +1,79 @@
+"""TRL plumbing shared by both judges: device-safe configs, datasets of PIL rows, SFT runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def device_safe(args):
+    """Make a TRL/transformers config runnable where it is: without CUDA, train fp32 on CPU.
+
+    transformers refuses bf16=True (TRL's default) on a machine without a GPU; TRL's own CPU
+    tests set use_cpu=True instead. We keep whatever the user set on a GPU machine.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        args.use_cpu = True
+        args.bf16 = False
+        args.fp16 = False
+    return args
+
+
+def sft_config_from(base, **overrides):
+    """An `SFTConfig` that shares `base`'s TrainingArguments (seed, logging, device, ...) plus overrides.
+
+    The ImgReward entry point is configured with GRPOConfig flags; its SFT warm-up reuses them.
+    """
+    from transformers import TrainingArguments
+    from trl import SFTConfig
+
+    # Only the generic TrainingArguments: same-named TRL fields (loss_type, ...) mean other things.
+    names = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base) if f.init and f.name in names}
+    # Fields whose meaning differs between the stages, or that GRPO sets for itself.
+    for name in ("learning_rate", "num_train_epochs", "max_steps", "output_dir", "run_name",
+                 "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps", "warmup_ratio",
+                 "lr_scheduler_type", "save_strategy", "eval_strategy", "logging_steps"):
+        values.pop(name, None)
+    values.update(
+        dict(max_length=None, completion_only_loss=True, remove_unused_columns=True, save_strategy="no",
+             report_to=getattr(base, "report_to", "none"), logging_steps=10)
+    )
+    values.update(overrides)
+    return device_safe(SFTConfig(**values))
+
+
+def pil_dataset(rows: list[dict]):
+    """A `datasets.Dataset` from rows holding PIL images (stored as PNG bytes, decoded on access)."""
+    from datasets import Dataset
+
+    if not rows:
+        raise ValueError("no training rows (every row was skipped or no source was given)")
+    return Dataset.from_list(rows)
+
+
+def run_sft(model: Any, processor: Any, rows: list[dict], args, callbacks: list | None = None, prepare=None):
+    """Train `model` on prompt/completion rows (only completions are learned) and return the trainer."""
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(model=model, args=args, train_dataset=pil_dataset(rows), processing_class=processor,
+                         callbacks=callbacks)
+    if prepare is not None:
+        trainer = prepare(trainer)
+    trainer.train()
+    return trainer
+
+
+def sft_row(layout, images: list, prompt: str, aspect: str, answer_token: str, rationale: str | None = None) -> dict:
+    """One SFT prompt/completion row for one (images, prompt, aspect) and its target answer token."""
+    return {
+        "images": list(images),
+        "prompt": layout.messages(prompt, aspect, len(images)),
+        "completion": [{"role": "assistant", "content": [{"type": "text",
+                                                          "text": layout.answer_text(answer_token, rationale)}]}],
+    }

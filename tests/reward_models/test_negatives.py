@@ -1,0 +1,51 @@
+"""EditReward's constructed negatives: each labelled with the failure it stands for."""
+
+import numpy as np
+
+import rm_toyworld as toyworld
+from reward_models.data.schema import EditExample
+from reward_models.edit_reward.negatives import KINDS, LABELS, PRIMARY, build_judgements, degrade
+
+
+def _examples(n=6, negs=True):
+    return [EditExample(t.source, t.instruction, t.edited, "toy", ["make it a dog"] if negs else [])
+            for t in toyworld.edit_triplets(n, 0)]
+
+
+def test_every_kind_is_built_and_labelled():
+    js = build_judgements(_examples(), seed=0)
+    kinds = {j.kind for j in js}
+    assert kinds == {"positive", *KINDS}
+    for j in js:
+        assert j.labels == LABELS[j.kind]
+        assert j.overall == (1 if j.kind == "positive" else 0)
+        if j.kind != "positive":
+            assert j.labels[PRIMARY[j.kind]] == 0
+    ex = _examples()
+    for j in js:
+        base = ex[j.group]
+        if j.kind == "unchanged":
+            assert np.array_equal(np.asarray(j.edited_image), np.asarray(base.source_image))
+        if j.kind == "other_instruction":
+            assert j.instruction != base.instruction
+        if j.kind == "degraded":
+            assert j.detail["degradation"] in ("blur", "noise", "blocking")
+
+
+def test_training_mix_cycles_kinds_and_fills_missing_neg_prompts():
+    js = build_judgements(_examples(10, negs=False), seed=0, negatives_per_example=2)
+    counts = {}
+    for j in js:
+        counts[j.kind] = counts.get(j.kind, 0) + 1
+    assert counts["positive"] == 10 and sum(counts.values()) == 30
+    assert "neg_prompt" not in counts  # none available: replaced by other kinds
+
+
+def test_degradations_change_pixels_visibly():
+    img = toyworld.draw("red", "circle", 64)
+    import random
+
+    for how in ("blur", "noise", "blocking"):
+        out = degrade(img, how, random.Random(0))
+        assert out.size == img.size
+        assert np.abs(np.asarray(out, float) - np.asarray(img, float)).mean() > 2.0, how
