@@ -1,8 +1,9 @@
 """GPU check: the full preset with random weights generates a 1024x1024 image at 64 iterations.
 
-Reports seconds per image and peak GPU memory as one JSON line (the published model needed
-about 11-20 GB). Random weights exercise exactly the shapes and compute of the 1.5B model;
-only the pixels are meaningless.
+Reports seconds per image, generated image tokens per second and peak GPU memory as one JSON
+line (the published model needed about 11-20 GB). Random weights exercise exactly the shapes
+and compute of the 1.5B model; only the pixels are meaningless. The training-step benchmark
+(tokens/s and memory of one full-preset step at 1024 px) is `python -m unipic.train.bench_step`.
 
     python -m unipic.bench_full [--num-iter 64] [--image-size 1024] [--batch 1] [--guidance 3.0] \
         [--dtype bfloat16] [--tokenizer DIR] [--out result.json]
@@ -14,7 +15,8 @@ immaterial next to the 4,160 image tokens per step.
 
 On a machine without diffusers (the GPU image has transformers but not diffusers), carry
 the `diffusers` and `importlib_metadata` wheels and put them on PYTHONPATH first.
-`--config tiny --device cpu` runs the same script in seconds as a smoke test.
+`--config tiny --device cpu` runs the same script in seconds as a smoke test (one CPU thread
+by default: see `set_cpu_threads`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ def _tokenizer(path: str | None, image_token: str):
     return load_tokenizer(path, image_token)
 
 
+def set_cpu_threads(threads: int | None, config: str, device: torch.device) -> None:
+    """Tiny-model ops take microseconds, so on CPU OpenMP barriers cost more than the work and
+    thrash (~100x slower) when cores are shared; the tiny smoke run uses one thread by default."""
+    if threads is None and device.type == "cpu" and config == "tiny":
+        threads = 1
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -59,10 +70,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=1, help="prompts per call")
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--tokenizer", default=None, help="saved Qwen tokenizer folder")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: 1 for the tiny config on CPU, else torch's)")
     parser.add_argument("--out", default=None, help="also write the JSON result here")
     args = parser.parse_args(argv)
 
     device = torch.device(args.device)
+    set_cpu_threads(args.threads, args.config, device)
     dtype = getattr(torch, args.dtype)
     config = UniPicConfig.full() if args.config == "full" else UniPicConfig.tiny()
     size = args.image_size or config.image_size
@@ -106,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
         "guidance": args.guidance,
         "seconds_total": round(seconds, 3),
         "seconds_per_image": round(seconds / args.batch, 3),
+        # image tokens generated (one per latent position) per second, CFG branches not counted twice
+        "tokens_per_s": round(args.batch * (size // model.codec.stride) ** 2 / seconds, 1),
         "build_seconds": round(build_s, 1),
         "params": params,
         "params_total": sum(params.values()),

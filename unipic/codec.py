@@ -12,6 +12,10 @@ names onto it (1x1 attention convolutions become linear layers).
 
 Images are in [-1, 1]; latents are the posterior mode times `scale` (0.2325), one MAR token
 per latent position.
+
+`PatchCodec` (`CodecConfig.kind="patch"`) is a linear per-patch alternative with the same
+interface, fitted by PCA to a narrow domain (the synthetic world's training demos);
+`build_codec` picks one from the config.
 """
 
 from __future__ import annotations
@@ -83,6 +87,91 @@ class LatentCodec(nn.Module):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         dtype = self.vae.dtype
         return self.vae.decoder(self.vae.post_quant_conv((latents / self.cfg.scale).to(dtype)))
+
+
+class PatchCodec(nn.Module):
+    """A linear per-patch codec: each `patch_size` x `patch_size` RGB patch <-> one token.
+
+    `encode` is one linear map of a patch's pixels to `latent_channels` numbers, `decode`
+    one linear map back; no context crosses patches. Untrained it is a random projection;
+    `fit_pca` makes it the best linear codec for a set of images (their patches' top
+    principal components, scaled so latents have unit RMS). It is meant for narrow image
+    domains such as the synthetic world, where a tiny model must learn in CPU minutes and a
+    random or briefly trained KL-16 VAE does not reconstruct; like `LatentCodec` it is
+    frozen. `CodecConfig.scale` is not used (the fit sets the scale).
+    """
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        pixels = 3 * cfg.patch_size**2
+        self.encoder = nn.Linear(pixels, cfg.latent_channels)
+        self.decoder = nn.Linear(cfg.latent_channels, pixels)
+        self.requires_grad_(False)
+
+    @property
+    def stride(self) -> int:
+        return self.cfg.patch_size
+
+    @property
+    def latent_channels(self) -> int:
+        return self.cfg.latent_channels
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+    def _patches(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, L, 3 * p * p), patches in raster order."""
+        p = self.cfg.patch_size
+        return torch.nn.functional.unfold(images, p, stride=p).transpose(1, 2)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = images.shape
+        p = self.cfg.patch_size
+        tokens = self.encoder(self._patches(images.to(self.encoder.weight.dtype)))
+        return tokens.transpose(1, 2).reshape(b, -1, h // p, w // p)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = latents.shape
+        p = self.cfg.patch_size
+        pixels = self.decoder(latents.flatten(2).transpose(1, 2).to(self.decoder.weight.dtype))
+        return torch.nn.functional.fold(pixels.transpose(1, 2), (h * p, w * p), p, stride=p)
+
+    @torch.no_grad()
+    def fit_pca(self, images: torch.Tensor, whiten: bool = False) -> "PatchCodec":
+        """Fit to images (N, 3, H, W) in [-1, 1]: top principal components of their patches.
+
+        Latents get unit RMS over the fitting set, as a whole or (`whiten`) channel by
+        channel, so that weak components (fine shape detail) weigh as much in a diffusion
+        loss as strong ones (colour); returns self.
+        """
+        x = self._patches(images.float()).reshape(-1, self.encoder.in_features).double()
+        mean = x.mean(0)
+        _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
+        basis = v[: self.cfg.latent_channels]  # (C, pixels), orthonormal rows
+        # SVD signs depend on the BLAS path (threads); make each component's largest entry positive.
+        peak = basis.gather(1, basis.abs().argmax(1, keepdim=True))
+        basis = basis * torch.sign(peak)
+        coords = (x - mean) @ basis.T
+        scale = coords.pow(2).mean(0).sqrt() if whiten else coords.pow(2).mean().sqrt().expand(basis.shape[0])
+        scale = scale.clamp(min=1e-6)[:, None]  # (C, 1)
+        dtype = self.encoder.weight.dtype
+        self.encoder.weight.copy_((basis / scale).to(dtype))
+        self.encoder.bias.copy_((-(basis @ mean)[:, None] / scale).squeeze(1).to(dtype))
+        self.decoder.weight.copy_((basis * scale).T.to(dtype))
+        self.decoder.bias.copy_(mean.to(dtype))
+        return self
+
+
+def build_codec(cfg: CodecConfig) -> nn.Module:
+    """The codec `cfg.kind` names (`LatentCodec` for kl16, `PatchCodec` for patch)."""
+    if cfg.kind == "kl16":
+        return LatentCodec(cfg)
+    if cfg.kind == "patch":
+        return PatchCodec(cfg)
+    raise ValueError(f"unknown codec kind {cfg.kind!r}")
 
 
 # ---------------------------------------------------------------------- key conversion

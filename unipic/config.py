@@ -18,8 +18,18 @@ from typing import Any, Literal
 
 @dataclass
 class CodecConfig:
-    """MAR's KL-16 autoencoder (an LDM-style convolutional VAE)."""
+    """MAR's KL-16 autoencoder (an LDM-style convolutional VAE), or a linear patch codec.
 
+    `kind="kl16"` (the default, every released size) builds the VAE from the fields below;
+    `kind="patch"` builds `codec.PatchCodec` (one token per `patch_size` x `patch_size`
+    pixel patch, fitted to a narrow image domain such as the synthetic world); it uses only
+    `patch_size` and `latent_channels`.
+    """
+
+    kind: Literal["kl16", "patch"] = "kl16"
+    """Which codec: MAR's KL-16 VAE, or a linear per-patch codec."""
+    patch_size: int = 16
+    """Patch side in pixels of the patch codec (its stride); unused by kl16."""
     base_channels: int = 128
     """Channels of the first resolution level."""
     channel_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
@@ -36,6 +46,8 @@ class CodecConfig:
     @property
     def stride(self) -> int:
         """Pixels per latent position along each side."""
+        if self.kind == "patch":
+            return self.patch_size
         return 2 ** (len(self.channel_mult) - 1)
 
 

@@ -118,10 +118,16 @@ class DiffusionHead(nn.Module):
         self.train_process = GaussianDiffusion.cosine(cfg.train_steps, cfg.max_beta)
         self.sample_process = self.train_process.respaced(cfg.sampling_steps)
 
-    def loss(self, target: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean hybrid loss over rows; every row is repeated `batch_mul` times with fresh t and noise."""
+    def loss(self, target: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None,
+             t: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean hybrid loss over rows; every row is repeated `batch_mul` times with fresh t and noise.
+
+        Optional `t` (k*N,) and `noise` (k*N, C) give the draws for the repeated rows (copy j
+        of row i is row j*N + i) instead of `generator`.
+        """
         k = self.cfg.batch_mul
-        per_row = self.train_process.training_losses(self.net, target.repeat(k, 1), cond.repeat(k, 1), generator)
+        per_row = self.train_process.training_losses(self.net, target.repeat(k, 1), cond.repeat(k, 1), generator,
+                                                     t=t, noise=noise)
         return per_row.mean()
 
     @torch.no_grad()

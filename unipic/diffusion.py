@@ -129,12 +129,20 @@ class GaussianDiffusion:
         return mean, log_var
 
     def training_losses(self, net: Denoiser, x0: torch.Tensor, cond: torch.Tensor,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """Per-row hybrid loss (MSE on epsilon + variational bound in bits), shape (N,)."""
+                        generator: torch.Generator | None = None, t: torch.Tensor | None = None,
+                        noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-row hybrid loss (MSE on epsilon + variational bound in bits), shape (N,).
+
+        `t` (N,) and `noise` (N, C) are drawn from `generator` unless given (a trainer that
+        derives them per sample passes them in).
+        """
         n = x0.shape[0]
         x0 = x0.float()
-        t = torch.randint(0, self.num_steps, (n,), device=x0.device, generator=generator)
-        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        if t is None:
+            t = torch.randint(0, self.num_steps, (n,), device=x0.device, generator=generator)
+        if noise is None:
+            noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        t, noise = t.to(x0.device), noise.to(x0.device, torch.float32)
         x_t = self.q_sample(x0, t, noise)
         t_in = self._at(self.timestep_table, t).squeeze(-1)
         out = net(x_t, t_in, cond).float()

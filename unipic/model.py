@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .codec import LatentCodec
+from .codec import build_codec
 from .config import LLMConfig, SiglipConfig, UniPicConfig
 from .mar import MAR
 from .prompts import PromptBuilder, TokenBatch
@@ -146,7 +146,7 @@ class UniPic(nn.Module):
         config.validate()
         self.config = config
         hidden = config.llm.hidden_size
-        self.codec = LatentCodec(config.codec)
+        self.codec = build_codec(config.codec)
         self.mar = MAR(config.mar, config.diffusion, config.token_dim)
         self.llm = build_llm(config.llm)
         self.proj_in = two_layer_mlp(config.mar.encoder_dim, hidden, hidden)
@@ -319,34 +319,45 @@ class UniPic(nn.Module):
             raise ValueError("give images or precomputed (scaled) codec latents")
         return self.encode_images(images)
 
-    def _masked_diffusion_loss(self, tokens, grid, context, source=None, generator=None) -> torch.Tensor:
-        mask = self.random_mask(tokens.shape[0], tokens.shape[1], generator)
+    def _masked_diffusion_loss(self, tokens, grid, context, source=None, generator=None, mask=None,
+                               diffusion_noise=None) -> torch.Tensor:
+        if mask is None:
+            mask = self.random_mask(tokens.shape[0], tokens.shape[1], generator)
+        mask = mask.to(self.device, torch.float32)
         z = self.condition_tokens(tokens, mask, grid, context, source)
         picked = mask.bool()
-        return self.mar.diffloss.loss(tokens[picked].float(), z[picked], generator)
+        t, noise = diffusion_noise if diffusion_noise is not None else (None, None)
+        return self.mar.diffloss.loss(tokens[picked].float(), z[picked], generator, t=t, noise=noise)
 
     def text2image_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                         images: torch.Tensor | None = None, latents: torch.Tensor | None = None,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        generator: torch.Generator | None = None, mask: torch.Tensor | None = None,
+                        diffusion_noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Diffusion loss on the masked tokens of `images` given the prompt.
 
         input_ids/attention_mask: prompts from `PromptBuilder.text_to_image` (caption dropout
         is the caller's job: use the 'Generate an image.' prompt for dropped captions).
         images (B, 3, H, W) in [-1, 1], or `latents` (B, C, h, w) already encoded and scaled.
+        Optional `mask` (B, L), 1 = masked, every row masking the same number of tokens, and
+        `diffusion_noise` = (t, noise) for the masked tokens (see `DiffusionHead.loss`) replace
+        the draws from `generator` (a trainer deriving them per sample passes them in).
         """
         tokens, grid = self._tokens(images, latents)
         context = self.embed_prompt(TokenBatch(input_ids, attention_mask))
-        return self._masked_diffusion_loss(tokens, grid, context, generator=generator)
+        return self._masked_diffusion_loss(tokens, grid, context, generator=generator, mask=mask,
+                                           diffusion_noise=diffusion_noise)
 
     def edit_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                   source_images: torch.Tensor | None = None, target_images: torch.Tensor | None = None,
                   source_latents: torch.Tensor | None = None, target_latents: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, mask: torch.Tensor | None = None,
+                  diffusion_noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Diffusion loss on the masked target tokens, with the source in the LLM context and decoder.
 
         input_ids: prompts from `PromptBuilder.edit` with L_src + buffer `<image>` slots per
         row. Source and target must share a resolution. Gradients into the source features
-        are scaled by `LossConfig.edit_source_grad_scale`.
+        are scaled by `LossConfig.edit_source_grad_scale`. `mask` and `diffusion_noise` as in
+        `text2image_loss`.
         """
         src, grid = self._tokens(source_images, source_latents)
         tgt, tgt_grid = self._tokens(target_images, target_latents)
@@ -356,7 +367,8 @@ class UniPic(nn.Module):
         s = self.config.loss.edit_source_grad_scale
         x_src, z_src = scale_gradient(x_src, s), scale_gradient(z_src, s)
         context = self.embed_prompt(TokenBatch(input_ids, attention_mask), z_src.flatten(0, 1))
-        return self._masked_diffusion_loss(tgt, grid, context, source=x_src, generator=generator)
+        return self._masked_diffusion_loss(tgt, grid, context, source=x_src, generator=generator, mask=mask,
+                                           diffusion_noise=diffusion_noise)
 
     def understanding_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
                            pixel_values: torch.Tensor | None = None,

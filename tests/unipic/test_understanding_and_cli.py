@@ -73,5 +73,5 @@ def test_gpu_bench_script_runs_on_the_tiny_preset(tmp_path):
     result = bench_full.main(["--config", "tiny", "--device", "cpu", "--dtype", "float32", "--num-iter", "3",
                               "--batch", "2", "--out", str(tmp_path / "bench.json")])
     assert result["output_shape"] == [2, 3, 64, 64] and result["finite"]
-    assert result["seconds_per_image"] > 0
+    assert result["seconds_per_image"] > 0 and result["tokens_per_s"] > 0
     assert json.loads((tmp_path / "bench.json").read_text())["num_iter"] == 3
