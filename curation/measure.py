@@ -19,10 +19,15 @@ import duckdb
 from .summary import shard_glob
 
 
-def measure_against_truth(output: str | Path, truth_path: str | Path) -> dict:
+SWEEP_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def measure_against_truth(output: str | Path, truth_path: str | Path, vqa_threshold: float | None = None) -> dict:
+    """`vqa_threshold`: the run's VQAScore threshold for the sweep (default: read from the
+    run's summary.json, else 0.5)."""
     con = duckdb.connect(":memory:")
     shards = f"read_parquet('{shard_glob(Path(output))}', hive_partitioning=true, union_by_name=true)"
-    con.execute(f"CREATE VIEW s AS SELECT sample_id, decision, failure_modes FROM {shards}")
+    con.execute(f"CREATE VIEW s AS SELECT * EXCLUDE (image, source_image) FROM {shards}")
     con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{truth_path}')")
     kept, kept_clean, clean, clean_kept = con.execute(
         """SELECT count(*) FILTER (WHERE s.decision = 'keep'),
@@ -45,6 +50,10 @@ def measure_against_truth(output: str | Path, truth_path: str | Path) -> dict:
     missing = con.execute("SELECT count(*) FROM t ANTI JOIN s USING (sample_id)").fetchone()[0]
     errors = dict(con.execute("SELECT coalesce(t.fault, 'none'), count(*) FROM t JOIN s USING (sample_id) "
                               "WHERE s.decision = 'error' GROUP BY 1").fetchall())
+    if vqa_threshold is None:
+        summary = Path(output) / "summary.json"
+        vqa_threshold = (json.loads(summary.read_text()).get("thresholds", {}).get("vqa", 0.5)
+                         if summary.exists() else 0.5)
     return {
         "keep_precision": kept_clean / kept if kept else None,
         "keep_recall": clean_kept / clean if clean else None,
@@ -53,7 +62,47 @@ def measure_against_truth(output: str | Path, truth_path: str | Path) -> dict:
         "per_mode": per_mode,
         "errors_by_fault": errors,
         "truth_rows_missing_from_output": missing,
+        "judge_separation": _separation(con),
+        "reward_threshold_sweep": _sweep(con, vqa_threshold),
     }
+
+
+def _columns(con) -> set[str]:
+    return {r[0] for r in con.execute("DESCRIBE s").fetchall()}
+
+
+def _separation(con) -> dict:
+    """Per task and score column: AUC of clean vs faulty rows (ties count half), with counts."""
+    cols = [c for c in ("reward_score", "vqa_score") if c in _columns(con)]
+    out: dict = {}
+    for col in cols:
+        for task, auc, n_clean, n_faulty in con.execute(f"""
+            WITH x AS (SELECT t.task, t.clean, s.{col} AS v FROM t JOIN s USING (sample_id)
+                       WHERE s.{col} IS NOT NULL AND s.decision != 'error')
+            SELECT c.task, avg(CASE WHEN c.v > f.v THEN 1.0 WHEN c.v = f.v THEN 0.5 ELSE 0.0 END),
+                   count(DISTINCT c.rowid_c), count(DISTINCT f.rowid_f)
+            FROM (SELECT *, row_number() OVER () AS rowid_c FROM x WHERE clean) c
+            JOIN (SELECT *, row_number() OVER () AS rowid_f FROM x WHERE NOT clean) f USING (task)
+            GROUP BY 1 ORDER BY 1""").fetchall():
+            out.setdefault(task, {})[col] = {"auc": auc, "clean": n_clean, "faulty": n_faulty}
+    return out
+
+
+def _sweep(con, vqa_threshold: float) -> list[dict]:
+    """Keep precision/recall at each reward threshold, VQAScore threshold and cheap checks fixed."""
+    if "reward_score" not in _columns(con):
+        return []
+    vqa_ok = "(s.vqa_score IS NULL OR s.vqa_score >= ?)" if "vqa_score" in _columns(con) else "(? IS NOT NULL)"
+    rows = []
+    for th in SWEEP_THRESHOLDS:
+        kept, kept_clean, clean = con.execute(f"""
+            SELECT count(*) FILTER (WHERE k), count(*) FILTER (WHERE k AND t.clean), count(*) FILTER (WHERE t.clean)
+            FROM t JOIN (SELECT sample_id, s.decision != 'error' AND s.reward_score >= ? AND {vqa_ok} AS k FROM s)
+            USING (sample_id)""", [th, vqa_threshold]).fetchone()
+        rows.append({"reward_threshold": th, "kept": kept,
+                     "keep_precision": kept_clean / kept if kept else None,
+                     "keep_recall": kept_clean / clean if clean else None})
+    return rows
 
 
 def format_measurement(m: dict) -> str:
@@ -66,6 +115,13 @@ def format_measurement(m: dict) -> str:
     for mode, d in m["per_mode"].items():
         lines.append(f"  {mode:24s} faulty={d['faulty']:4d} rejected={d['rejected']:4d} "
                      f"tagged={d['planted_mode_tagged']:4d} ({pct(d['tag_rate'])})")
+    for task, cols in m.get("judge_separation", {}).items():
+        lines.append(f"  {task}: clean-vs-faulty AUC " + ", ".join(
+            f"{c} {d['auc']:.3f}" for c, d in cols.items() if d["auc"] is not None))
+    sweep = [r for r in m.get("reward_threshold_sweep", []) if r["kept"]]
+    if sweep:
+        lines.append("  reward threshold sweep (precision/recall of keep): " + ", ".join(
+            f"{r['reward_threshold']}: {pct(r['keep_precision'])}/{pct(r['keep_recall'])}" for r in sweep))
     if m["errors_by_fault"]:
         lines.append("  error rows by planted fault: " + ", ".join(f"{k}={v}" for k, v in m["errors_by_fault"].items()))
     return "\n".join(lines)
