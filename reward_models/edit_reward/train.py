@@ -19,7 +19,7 @@ from reward_models.edit_reward.evaluate import evaluate_edits
 from reward_models.edit_reward.layout import default_edit_layout
 from reward_models.edit_reward.negatives import KINDS, EditJudgement, build_judgements
 from reward_models.training.card import save_judge
-from reward_models.training.common import held_out, is_main_process, load_for_training, ray_prepare
+from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
 from reward_models.training.trl_setup import device_safe, run_sft, sft_row
@@ -30,7 +30,7 @@ SOURCES = ("humanedit", "ultraedit", "superedit")
 
 
 @dataclass
-class EditRewardArgs:
+class EditRewardArgs(LaunchArgs):
     """EditReward data and launch settings (training settings are TRL's `SFTConfig` flags)."""
 
     model_name_or_path: str = ""
@@ -61,16 +61,6 @@ class EditRewardArgs:
     """Also evaluate the untouched base model (recorded in the card)."""
     eval_batch_size: int = 16
     """Rows per readout forward pass during evaluation."""
-    model_dtype: str = "auto"
-    """Weights dtype for training: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."""
-    ray: bool = False
-    """Run on a Ray cluster through Ray Train's TorchTrainer."""
-    ray_num_workers: int = 1
-    """Ray Train workers."""
-    ray_use_gpu: bool = False
-    """Give each Ray worker a GPU."""
-    ray_address: str | None = None
-    """Ray cluster address (None: RAY_ADDRESS, or a local cluster)."""
 
 
 def load_examples(args: EditRewardArgs, seed: int, skips: SkipLog) -> tuple[list[EditExample], list[EditExample]]:

@@ -5,8 +5,26 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LaunchArgs:
+    """Where and how a judge trains: weights dtype and the optional Ray Train wrapper (shared by
+    every reward-model entry point; their own dataclasses add the data settings)."""
+
+    model_dtype: str = "auto"
+    """Weights dtype for training: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."""
+    ray: bool = False
+    """Run on a Ray cluster through Ray Train's TorchTrainer."""
+    ray_num_workers: int = 1
+    """Ray Train workers (one process per GPU, or per CPU worker)."""
+    ray_use_gpu: bool = False
+    """Give each Ray worker a GPU."""
+    ray_address: str | None = None
+    """Ray cluster address (None: RAY_ADDRESS, or a local cluster)."""
 
 
 def load_for_training(model_name_or_path: str, dtype: str = "auto", attn_implementation: str | None = None):
