@@ -12,6 +12,7 @@ import math
 import os
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -150,6 +151,54 @@ def read_imagerewarddb(path: str | os.PathLike, split: str = "train", seed: int 
                         skips.skip("imagerewarddb", "undecodable_image")
                         continue
                     yield _ordered(group[a]["prompt"], ia, ib, "imagerewarddb", aspect, rng)
+
+    return _limited(rows(), limit)
+
+
+@dataclass
+class RatedImage:
+    """One image with an absolute human rating on one aspect (ImageRewardDB's 1-7 ratings)."""
+
+    prompt: str
+    image: object
+    aspect: str
+    rating: float
+    source: str = "imagerewarddb"
+
+
+IMAGEREWARDDB_RATING_COLUMNS = {"overall": "overall_rating", **IMAGEREWARDDB_RATINGS}
+
+
+def read_imagerewarddb_ratings(path: str | os.PathLike, split: str = "train", limit: int | None = None,
+                               aspects: Iterable[str] = ("overall", "alignment", "fidelity"),
+                               skips: SkipLog | None = None) -> Iterator[RatedImage]:
+    """ImageRewardDB's absolute ratings, one `RatedImage` per (image, aspect): `overall_rating`,
+    `image_text_alignment_rating` and `fidelity_rating` (1-7, higher is better). Pointwise
+    targets that pairs cannot give: an image's own level, not only its order within the group."""
+    skips = skips if skips is not None else SkipLog()
+    root = Path(path) if Path(path).is_dir() else Path(path).parent
+    files = find_files(path, (".parquet", ".json", ".jsonl"), split)
+    files = [f for f in files if f.suffix == ".parquet" or "metadata" in f.name or split in f.name] or files
+    aspects = list(aspects)
+
+    def rows() -> Iterator[RatedImage]:
+        for f in files:
+            recs = list(iter_parquet_rows([f])) if f.suffix == ".parquet" else read_json_records(f)
+            if recs:
+                require_columns(recs[0].keys(), ("image_path", "prompt"), "ImageRewardDB", str(f))
+            for rec in recs:
+                wanted = [(a, rec.get(IMAGEREWARDDB_RATING_COLUMNS[a])) for a in aspects]
+                wanted = [(a, r) for a, r in wanted if not _missing(r)]
+                if not wanted or not rec.get("prompt"):
+                    skips.skip("imagerewarddb", "missing_rating")
+                    continue
+                try:
+                    img = decode_image(rec["image_path"], root)
+                except UndecodableImage:
+                    skips.skip("imagerewarddb", "undecodable_image")
+                    continue
+                for a, r in wanted:
+                    yield RatedImage(rec["prompt"], img, a, float(r))
 
     return _limited(rows(), limit)
 

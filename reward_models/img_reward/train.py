@@ -16,13 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reward_models.data.preference import read_preferences
+from reward_models.data.preference import read_imagerewarddb_ratings, read_preferences
 from reward_models.data.schema import PreferencePair, SkipLog
 from reward_models.img_reward.evaluate import evaluate_pairs
 from reward_models.img_reward.layout import default_img_layout
 from reward_models.img_reward.rewards import FormatReward, RankReward
 from reward_models.training.card import save_judge
-from reward_models.training.common import held_out, is_main_process, load_for_training, ray_prepare
+from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
 from reward_models.training.trl_setup import device_safe, pil_dataset, run_sft, sft_config_from, sft_row
@@ -33,7 +33,7 @@ SOURCES = ("pickapic", "imagerewarddb", "hpdv2")
 
 
 @dataclass
-class ImgRewardArgs:
+class ImgRewardArgs(LaunchArgs):
     """ImgReward data, warm-up and launch settings (GRPO settings are TRL's `GRPOConfig` flags)."""
 
     model_name_or_path: str = ""
@@ -66,22 +66,20 @@ class ImgRewardArgs:
     """Warm-up target value for the preferred image (mapped to the nearest answer token)."""
     warmup_low: float = 0.2
     """Warm-up target value for the other image."""
+    imagerewarddb_warmup: str = "pairs"
+    """How ImageRewardDB feeds the warm-up: `pairs` (its rank/rating pairs, like the other sources) or
+    `ratings` (pointwise: each image's own absolute rating per aspect, >= rating_high -> the high
+    answer, <= rating_low -> the low one, in between skipped). GRPO always uses the pairs."""
+    rating_high: float = 5.0
+    """ImageRewardDB rating (1-7) at or above which the warm-up target is `warmup_high`."""
+    rating_low: float = 3.0
+    """ImageRewardDB rating at or below which the warm-up target is `warmup_low`."""
     skip_grpo: bool = False
     """Stop after the warm-up (for ablations)."""
     eval_before: bool = True
     """Also evaluate the untouched base model (recorded in the card)."""
     eval_batch_size: int = 16
     """Rows per readout forward pass during evaluation."""
-    model_dtype: str = "auto"
-    """Weights dtype for training: auto (fp32 on CPU, bf16 on GPU), float32, bfloat16."""
-    ray: bool = False
-    """Run on a Ray cluster through Ray Train's TorchTrainer."""
-    ray_num_workers: int = 1
-    """Ray Train workers (one process per GPU, or per CPU worker)."""
-    ray_use_gpu: bool = False
-    """Give each Ray worker a GPU."""
-    ray_address: str | None = None
-    """Ray cluster address (None: RAY_ADDRESS, or a local cluster)."""
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -110,6 +108,27 @@ def warmup_rows(pairs: list[PreferencePair], layout, args: ImgRewardArgs, max_pi
         a, b = prepare_images([p.image_a, p.image_b], max_pixels)
         rows.append(sft_row(layout, [a], p.prompt, p.aspect, hi if p.label == 1 else lo))
         rows.append(sft_row(layout, [b], p.prompt, p.aspect, lo if p.label == 1 else hi))
+    return rows
+
+
+def rating_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog) -> list[dict]:
+    """Pointwise warm-up rows from ImageRewardDB's absolute ratings (training prompts only)."""
+    if args.imagerewarddb_warmup == "pairs" or not args.imagerewarddb:
+        return []
+    if args.imagerewarddb_warmup != "ratings":
+        raise ValueError(f"imagerewarddb_warmup={args.imagerewarddb_warmup!r}: use pairs or ratings")
+    hi, lo = layout.value_to_token(args.warmup_high), layout.value_to_token(args.warmup_low)
+    rows = []
+    for r in read_imagerewarddb_ratings(args.imagerewarddb, args.split, aspects=args.aspects, skips=skips):
+        if held_out(r.prompt, args.eval_fraction):
+            continue
+        if r.rating >= args.rating_high:
+            token = hi
+        elif r.rating <= args.rating_low:
+            token = lo
+        else:
+            continue
+        rows.append(sft_row(layout, prepare_images([r.image], max_pixels), r.prompt, r.aspect, token))
     return rows
 
 
@@ -188,8 +207,11 @@ def train_img_reward(args: ImgRewardArgs, grpo_args, under_ray: bool = False) ->
             grpo_args, output_dir=str(out_dir / "warmup"), learning_rate=args.warmup_learning_rate,
             num_train_epochs=args.warmup_epochs, per_device_train_batch_size=args.warmup_batch_size,
         )
-        trainer = run_sft(model, processor, warmup_rows(train, layout, args, max_pixels), sft_args,
-                          prepare=ray_prepare if under_ray else None)
+        pairs_for_warmup = train if args.imagerewarddb_warmup == "pairs" else [
+            p for p in train if p.source != "imagerewarddb"]
+        rows = warmup_rows(pairs_for_warmup, layout, args, max_pixels) + rating_rows(args, layout, max_pixels, skips)
+        summary["warmup_rows"] = len(rows)
+        trainer = run_sft(model, processor, rows, sft_args, prepare=ray_prepare if under_ray else None)
         model = trainer.accelerator.unwrap_model(trainer.model)
         if held and is_main_process():
             summary["eval_after_warmup"] = evaluate(model.eval())
