@@ -40,6 +40,8 @@ BASE_CORPUS = [
     "compliance consistency quality overall alignment fidelity coherence score rating",
     "You are a helpful assistant. Generate an image. Repeat this image. Describe the image.",
     'Does this image show "a red circle"? Does this figure show "{}"? Please answer yes or no.',
+    # Chat-template words as they appear after <|im_start|> (no leading space), and bare answers.
+    "system\nuser\nassistant\nYes\nNo\nsystem\nuser\nassistant",
 ]
 
 
@@ -131,6 +133,15 @@ class TinyVLConfig:
     """Image processor's upper pixel bound (the pixel budget)."""
     vocab_size: int = 1024
     """BPE vocabulary size before special tokens."""
+    initializer_range: float | None = None
+    """Std of the random weights. None keeps transformers' 0.02, which suits widths in the
+    thousands; a tiny model learns far faster from about 1/sqrt(width) (0.1 or so at width 64-128):
+    with 0.02 its attention starts so flat that comparisons (is this word's colour the image's?)
+    sit on a plateau for thousands of steps."""
+    rope_theta: float = 1e6
+    """Language-model RoPE base (1e6 in the real model). With a small head_dim, Qwen's multimodal
+    RoPE gives the width axis only the slowest frequencies: a small base (e.g. 10) lets a tiny
+    model tell image columns apart."""
     seed: int = 0
     """Seed for the random weights."""
     corpus: list[str] = field(default_factory=list)
@@ -165,6 +176,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike, config: TinyVLConfig | None = N
     path.mkdir(parents=True, exist_ok=True)
     tok = build_tiny_tokenizer(cfg.corpus, cfg.vocab_size)
     head_dim = cfg.hidden_size // cfg.num_attention_heads
+    init_kw = {} if cfg.initializer_range is None else {"initializer_range": cfg.initializer_range}
     ids = {name: tok.convert_tokens_to_ids(name) for name in QWEN_SPECIAL_TOKENS}
     text_config = dict(
         vocab_size=len(tok),
@@ -174,9 +186,10 @@ def build_tiny_qwen25vl(path: str | os.PathLike, config: TinyVLConfig | None = N
         num_attention_heads=cfg.num_attention_heads,
         num_key_value_heads=cfg.num_key_value_heads,
         max_position_embeddings=4096,
-        rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": _mrope_section(head_dim)},
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta, "mrope_section": _mrope_section(head_dim)},
         tie_word_embeddings=True,
         bos_token_id=None,
+        **init_kw,
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],
     )
@@ -190,6 +203,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike, config: TinyVLConfig | None = N
         spatial_merge_size=cfg.spatial_merge_size,
         window_size=cfg.window_size,
         fullatt_block_indexes=[cfg.vision_depth - 1],
+        **init_kw,
     )
     model_config = Qwen2_5_VLConfig(
         text_config=text_config,
@@ -199,6 +213,7 @@ def build_tiny_qwen25vl(path: str | os.PathLike, config: TinyVLConfig | None = N
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
+        **init_kw,
     )
     torch.manual_seed(cfg.seed)
     model = Qwen2_5_VLForConditionalGeneration(model_config)
