@@ -27,7 +27,7 @@ from .config import ScoreJobConfig
 from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
 from .manifest import RunManifest, open_run
-from .prepare import DROP, PrepareContext, partition_ids, prepare_partition
+from .prepare import DROP, PrepareContext, partition_ids, planned_extra_schema, prepare_partition
 from .scoring import DEFAULT_SCORER, STAGE_TASKS, JudgeSpec, ScoringStage, declared_columns
 from .shards import OutputLayout, ShardWriter, write_json_atomic
 from .summary import format_summary, summarize_shards
@@ -269,7 +269,8 @@ def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
             manifest.save(layout)
 
         writer = ShardWriter(layout, {p.pid: manifest.expected_rows[p.pid] for p in pending}, done,
-                             cfg.output.row_group_rows, cfg.output.row_group_bytes)
+                             cfg.output.row_group_rows, cfg.output.row_group_bytes,
+                             extra_schema=planned_extra_schema(plan.files, cfg.input.columns))
         ds = build_dataset(cfg, plan, pending, manifest, duplicates, specs)
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             writer.add(block)

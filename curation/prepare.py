@@ -230,6 +230,71 @@ def _mapped_names(cols: ColumnMap) -> set[str]:
 RESERVED = set(PIPELINE_SCHEMA.names) | set(S.OUTPUT_COLUMNS)
 
 
+JSONL_SCHEMA_SAMPLE = 1000
+"""Lines of each JSONL input read to learn its extra columns' names and types."""
+
+
+def _file_schema(f) -> pa.Schema:
+    """An input file's own columns (plus its hive keys as strings), without reading its rows
+    (a JSONL file: its first JSONL_SCHEMA_SAMPLE lines)."""
+    if f.format == "parquet":
+        schema = pq.read_schema(f.path)
+    elif f.format == "jsonl":
+        records = []
+        with open(f.path, "rb") as fh:
+            for line in fh:
+                if len(records) >= JSONL_SCHEMA_SAMPLE:
+                    break
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict):
+                    records.append(rec)
+        keys = list(dict.fromkeys(k for r in records for k in r))
+        fields = []
+        for k in keys:
+            try:
+                fields.append(pa.field(k, pa.array([r.get(k) for r in records]).type))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                fields.append(pa.field(k, pa.string()))
+        schema = pa.schema(fields)
+    else:
+        with pa.memory_map(f.path) as src:
+            schema = pa.ipc.open_stream(src).schema
+    for k, _ in f.hive:
+        if k not in schema.names:
+            schema = schema.append(pa.field(k, pa.string()))
+    return schema
+
+
+def planned_extra_schema(files, cols: ColumnMap) -> pa.Schema:
+    """The input columns the schema does not name, over every input file, with one type each.
+
+    Every shard of a run gets exactly these columns in this order (null where a row's file lacks
+    one), so all shards share one schema and `datasets.load_dataset("parquet", ...)` reads any set
+    of them together. Types are unified across files (ints widen to floats); a column whose types
+    cannot be unified, or that is null in every file, is stored as strings."""
+    mapped = _mapped_names(cols)
+    types: dict[str, list[pa.DataType]] = {}
+    for f in files:
+        for field_ in _file_schema(f):
+            if field_.name in mapped or field_.name.startswith("__"):
+                continue
+            name = f"input_{field_.name}" if field_.name in RESERVED else field_.name
+            types.setdefault(name, []).append(field_.type)
+    fields = []
+    for name, ts in types.items():
+        known = [t for t in ts if not pa.types.is_null(t)]
+        try:
+            merged = pa.unify_schemas([pa.schema([pa.field(name, t)]) for t in known],
+                                      promote_options="permissive").field(name).type if known else pa.string()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            merged = pa.string()
+        fields.append(pa.field(name, merged))
+    return pa.schema(fields)
+
+
 def _extra_columns(row: dict, cols: ColumnMap) -> bytes | None:
     """Input columns the schema does not name, pickled (our own data, read back by us)."""
     mapped = _mapped_names(cols)

@@ -104,20 +104,33 @@ def hf_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
     return {b"huggingface": json.dumps({"info": {"features": features.to_dict()}}).encode()}
 
 
-def restore_extra(table: pa.Table) -> pa.Table:
-    """Unpack `_extra` (the input's own columns) into top-level columns; drop internals."""
-    extras = table.column("_extra").to_pylist() if "_extra" in table.column_names else []
+def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table:
+    """Unpack `_extra` (the input's own columns) into top-level columns; drop internals.
+
+    `planned` (`prepare.planned_extra_schema`) fixes which extra columns every shard has and
+    their types, so shards of one run share a schema; columns it does not name follow, typed
+    from their values."""
+    extras = table.column("_extra").to_pylist() if "_extra" in table.column_names else [None] * table.num_rows
     table = table.drop_columns([c for c in INTERNAL_COLUMNS if c in table.column_names])
     dicts = [pickle.loads(b) if b else {} for b in extras]
-    keys = list(dict.fromkeys(k for d in dicts for k in d))
+    planned = planned if planned is not None else pa.schema([])
+    keys = list(planned.names) + [k for k in dict.fromkeys(k for d in dicts for k in d) if k not in planned.names]
     for k in keys:
         if k in table.column_names:
             continue
         values = [d.get(k) for d in dicts]
-        try:
-            arr = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+        arr = None
+        if k in planned.names:
+            try:
+                arr = pa.array(values, planned.field(k).type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                if pa.types.is_string(planned.field(k).type):
+                    arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+        if arr is None:
+            try:
+                arr = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = pa.array([None if v is None else str(v) for v in values], pa.string())
         table = table.append_column(k, arr)
     return table
 
@@ -156,7 +169,9 @@ class ShardWriter:
         on_partition_done: Callable[[str, list[Path], int], None],
         row_group_rows: int = 100_000,
         row_group_bytes: int = 128 << 20,
+        extra_schema: pa.Schema | None = None,
     ) -> None:
+        self.extra_schema = extra_schema
         self.layout = layout
         self.expected = dict(expected_rows)
         self.seen: dict[str, int] = {pid: 0 for pid in expected_rows}
@@ -211,7 +226,7 @@ class ShardWriter:
             parts = [pq.read_table(p) for p in group.spills] + group.tables
             table = pa.concat_tables(parts, promote_options="default")
             table = table.sort_by([(S.INPUT_FILE, "ascending"), (S.INPUT_ROW, "ascending")])
-            table = restore_extra(table)
+            table = restore_extra(table, self.extra_schema)
             path = self.layout.shard(task_hive, decision, pid)
             write_table_atomic(table, path, self.row_group_rows, self.row_group_bytes)
             written.append(path)

@@ -54,3 +54,34 @@ def test_missing_inputs_fail_fast(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no input files"):
         plan_inputs([str(tmp_path / "empty")])
+
+
+def test_planned_extra_columns_are_unified_across_files(tmp_path):
+    """One schema for every shard: the extra input columns of all files, types unified."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.config import ColumnMap
+    from curation.prepare import planned_extra_schema
+    from curation.shards import restore_extra
+
+    (tmp_path / "lang=en").mkdir()
+    pq.write_table(pa.table({"prompt": ["a"], "image": [b"x"], "score_x": [1], "empty": pa.array([None], pa.null())}),
+                   tmp_path / "lang=en" / "a.parquet")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"prompt": "b", "image": "i.png", "score_x": 2.5, "tag": "t",
+                                                  "decision": "mine"}) + "\n")
+    plan = plan_inputs([str(tmp_path)])
+    schema = planned_extra_schema(plan.files, ColumnMap())
+    assert schema.field("score_x").type == pa.float64()  # int64 and double -> double
+    assert schema.field("tag").type == pa.string() and schema.field("lang").type == pa.string()
+    assert schema.field("empty").type == pa.string()  # null everywhere: strings
+    assert "input_decision" in schema.names and "decision" not in schema.names  # reserved names are renamed
+    # a shard whose rows lack most of them still gets every planned column, typed as planned
+    import pickle
+
+    table = pa.table({"x": [1, 2], "_extra": [pickle.dumps({"score_x": 3}), None]})
+    out = restore_extra(table, schema)
+    assert out.column_names[:1] == ["x"] and set(schema.names) <= set(out.column_names)
+    assert out.schema.field("score_x").type == pa.float64() and out.column("score_x").to_pylist() == [3.0, None]

@@ -139,6 +139,13 @@ def test_kept_shards_load_as_images_with_datasets(mixed_run):
     keep = sorted((root / "out").glob("task=*/decision=keep/*.parquet"))
     ds = load_dataset("parquet", data_files=[str(p) for p in keep], split="train")
     assert isinstance(ds[0]["image"], Image.Image)
+    # Every shard of the run has one schema, whichever input file its rows came from (one input
+    # file has an extra column the others lack), so any set of shards loads together.
+    shards = sorted((root / "out").glob("task=*/decision=*/*.parquet"))
+    schemas = {pq.read_schema(p).remove_metadata() for p in shards}
+    assert len(schemas) == 1 and "extra_label" in next(iter(schemas)).names
+    everything = load_dataset("parquet", data_files=[str(p) for p in shards], split="train")
+    assert everything.num_rows == sum(pq.ParquetFile(p).metadata.num_rows for p in shards)
 
 
 def test_rerun_resumes_and_conflicting_rerun_refuses(mixed_run):
