@@ -60,7 +60,7 @@ def arm_rows(cfg, truth: dict) -> dict:
         if not paths:
             continue
         try:
-            stream = BatchStream(SourceConfig(paths, task, cfg.decision), 1, seed=0)
+            stream = BatchStream(SourceConfig(paths, task, cfg.decision, cfg.min_reward, cfg.min_vqa), 1, seed=0)
         except ValueError:
             continue
         ids = stream.dataset.to_table(filter=stream.filter, columns=["sample_id"]).column("sample_id").to_pylist()
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--candidates", required=True, help="folder with candidates-*.parquet and truth.parquet")
     p.add_argument("--shards", default=None, help="the scoring job's output over those candidates")
+    p.add_argument("--min-reward", type=float, default=None,
+                   help="keep arm: re-apply this reward threshold to every scored row instead of reading decision=keep")
+    p.add_argument("--min-vqa", type=float, default=None, help="keep arm: with --min-reward, also this VQAScore threshold")
     p.add_argument("--oracle", action="store_true",
                    help="instead of --shards, decide rows by the answer key (what perfect judges would keep)")
     p.add_argument("--make-candidates", type=int, default=0, metavar="N",
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
     init = save_pretrained(build_world_model(args.seed), out / "init")
     arms = {
         "all": dict(data=[str(candidates / "candidates-*.parquet")], decision=None),
-        "keep": dict(data=[str(Path(args.shards))], decision="keep"),
+        "keep": dict(data=[str(Path(args.shards))], decision="keep") if args.min_reward is None else
+        dict(data=[str(Path(args.shards))], decision=None, min_reward=args.min_reward, min_vqa=args.min_vqa),
     }
     common = dict(stage="ct", init_from=str(init), max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                   seed=args.seed, image_size=48, checkpoint_every=max(args.steps, 1), keep_checkpoints=1,
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     report = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "eval_prompts": len(scenes), "single_object_eval": args.single_object_eval,
-              "candidates": str(candidates), "shards": args.shards, "oracle": args.oracle, "arms": {}}
+              "candidates": str(candidates), "shards": args.shards, "oracle": args.oracle,
+              "min_reward": args.min_reward, "min_vqa": args.min_vqa, "arms": {}}
     report["untrained"] = strip(prompt_match(load_pretrained(init, device="cpu", dtype=torch.float32), scenes, options))
     for name, cfg in configs.items():
         rows = arm_rows(cfg, truth)

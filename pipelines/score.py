@@ -29,6 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_config:
         print(cfg.to_yaml())
         return 0
+    from curation.job import judge_specs
+
+    if not judge_specs(cfg):
+        # Without any judge only the cheap checks decide, and nearly every row would be kept.
+        print("error: no judges configured: give --img-reward-model, --edit-reward-model and/or --vqa-model "
+              "(or --vqa-backend t2v_metrics); run without --input for the demo with the shipped judges",
+              file=sys.stderr)
+        return 2
     if demo and not args.overwrite:
         # The demo resumes an identical previous run and replaces one made with other settings.
         from curation.manifest import RunManifest

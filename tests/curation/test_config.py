@@ -44,3 +44,16 @@ def test_bad_config_is_refused_clearly(tmp_path):
         ScoreJobConfig().set("nope.field", 1)
     with pytest.raises(ValueError):
         ScoreJobConfig().set("thresholds.reward", "high")
+
+
+def test_cli_refuses_real_input_without_judges(tmp_path, capsys):
+    """Only the cheap checks would decide, and nearly every row would be kept: refuse clearly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.score import main
+
+    pq.write_table(pa.table({"prompt": ["a cat"], "image": [b"x"]}), tmp_path / "in.parquet")
+    assert main(["--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out")]) == 2
+    assert "no judges configured" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
