@@ -25,76 +25,10 @@ blocked rather than trained.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without install
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-EVAL_SEED = 424242
-"""Seed of the held-out evaluation scenes (candidates use the scoring demo's seed)."""
-
-
-def held_out_scenes(n: int, exclude: set[str], single_object: bool) -> list:
-    from synthetic import caption, random_scene
-
-    rng = np.random.default_rng(EVAL_SEED)
-    out = []
-    while len(out) < n:
-        scene = random_scene(rng, n_objects=1 if single_object else None, word_prob=0.0)
-        if caption(scene) not in exclude:
-            out.append(scene)
-    return out
-
-
-def arm_rows(cfg, truth: dict) -> dict:
-    """What an arm's t2i/edit streams read: row counts and the planted-fault share."""
-    from unipic.train.data import BatchStream, SourceConfig
-
-    out = {}
-    for task, paths in (("t2i", cfg.data + cfg.t2i), ("edit", cfg.data + cfg.edit)):
-        if not paths:
-            continue
-        try:
-            stream = BatchStream(SourceConfig(paths, task, cfg.decision, cfg.min_reward, cfg.min_vqa), 1, seed=0)
-        except ValueError:
-            continue
-        ids = stream.dataset.to_table(filter=stream.filter, columns=["sample_id"]).column("sample_id").to_pylist()
-        faulty = [i for i in ids if i in truth and not truth[i]["clean"]]
-        out[task] = {"rows": len(ids), "planted_faults": len(faulty),
-                     "fault_share": round(len(faulty) / max(1, len(ids)), 3)}
-    return out
-
-
-def oracle_shards(candidates: Path, out: Path) -> Path:
-    """The decisions perfect judges would make, from the answer key, in the job's shard layout:
-    clean rows keep (reward 1), planted faults reject (reward 0), broken files error. A
-    reference point for what curation can buy, not a scoring-job run."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    truth = {r["sample_id"]: r for r in pq.read_table(candidates / "truth.parquet").to_pylist()}
-    table = ds.dataset(sorted(str(f) for f in candidates.glob("candidates-*.parquet"))).to_table()
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in table.to_pylist():
-        t = truth[row["sample_id"]]
-        decision = "error" if t["fault"] == "broken_file" else "keep" if t["clean"] else "reject"
-        row.update(decision=decision, reward_score=None if decision == "error" else float(decision == "keep"),
-                   failure_modes=[t["planted_mode"]] if t["planted_mode"] else [])
-        groups.setdefault((row["task"], decision), []).append(row)
-    for (task, decision), rows in groups.items():
-        folder = out / f"task={task}" / f"decision={decision}"
-        folder.mkdir(parents=True, exist_ok=True)
-        tab = pa.Table.from_pylist(rows)
-        tab = tab.set_column(tab.schema.get_field_index("reward_score"), "reward_score",
-                             tab.column("reward_score").cast(pa.float64()))
-        pq.write_table(tab, folder / "part-00000.parquet")
-    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -120,72 +54,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (the tiny model runs fastest on one; more thrash on shared cores)")
     args = p.parse_args(argv)
+    from unipic.train.curation_pays import CurationPaysConfig, run_curation_pays
 
-    import pyarrow.parquet as pq
-
-    from unipic.checkpoint import load_pretrained, save_pretrained
-    from unipic.sampling import SampleOptions
-    from unipic.train.loop import TrainConfig, run_local
-    from unipic.train.world import build_world_model, prompt_match
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    candidates = Path(args.candidates)
-    if args.make_candidates and not (candidates / "truth.parquet").exists():
-        from synthetic import write_candidates
-
-        candidates.mkdir(parents=True, exist_ok=True)
-        write_candidates(candidates, n=args.make_candidates, seed=args.candidates_seed, size=64, shards=4)
-    if args.oracle:
-        args.shards = str(oracle_shards(candidates, out / "oracle_shards"))
-    if not args.shards:
+    if not args.oracle and not args.shards:
         p.error("give --shards (the scoring job's output) or --oracle")
-    truth = {r["sample_id"]: r for r in pq.read_table(candidates / "truth.parquet").to_pylist()}
-    init = save_pretrained(build_world_model(args.seed), out / "init")
-    arms = {
-        "all": dict(data=[str(candidates / "candidates-*.parquet")], decision=None),
-        "keep": dict(data=[str(Path(args.shards))], decision="keep") if args.min_reward is None else
-        dict(data=[str(Path(args.shards))], decision=None, min_reward=args.min_reward, min_vqa=args.min_vqa),
-    }
-    common = dict(stage="ct", init_from=str(init), max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                  seed=args.seed, image_size=48, checkpoint_every=max(args.steps, 1), keep_checkpoints=1,
-                  threads=args.threads, progress=True)
-    configs = {name: TrainConfig(output=str(out / name), **arm, **common) for name, arm in arms.items()}
-    if args.no_edit:
-        for cfg in configs.values():
-            cfg.t2i, cfg.data = list(cfg.data), []
-
-    import pyarrow.dataset as ds
-
-    train_captions = set(ds.dataset(sorted(str(f) for f in candidates.glob("candidates-*.parquet")))
-                         .to_table(columns=["prompt"]).column("prompt").to_pylist())
-    scenes = held_out_scenes(args.eval_prompts, train_captions, args.single_object_eval)
-    options = SampleOptions(num_iter=32, guidance_scale=3.0, temperature=0.7, seed=1000 + args.seed)
-    strip = lambda r: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items() if k != "results"}  # noqa: E731
-
-    report = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-              "eval_prompts": len(scenes), "single_object_eval": args.single_object_eval,
-              "candidates": str(candidates), "shards": args.shards, "oracle": args.oracle,
-              "min_reward": args.min_reward, "min_vqa": args.min_vqa, "arms": {}}
-    report["untrained"] = strip(prompt_match(load_pretrained(init, device="cpu", dtype=torch.float32), scenes, options))
-    for name, cfg in configs.items():
-        rows = arm_rows(cfg, truth)
-        if not rows.get("t2i", {}).get("rows"):
-            report["arms"][name] = {"data": rows, "blocked": f"no t2i rows with decision={cfg.decision} to train on"}
-            print(json.dumps({name: report["arms"][name]}), flush=True)
-            continue
-        start = time.perf_counter()
-        run_local(cfg)
-        minutes = (time.perf_counter() - start) / 60
-        model = load_pretrained(Path(cfg.output) / "final" / "ema", device="cpu", dtype=torch.float32)
-        report["arms"][name] = {"data": rows, "train_minutes": round(minutes, 2),
-                                "prompt_match": strip(prompt_match(model, scenes, options))}
-        print(json.dumps({name: report["arms"][name]}), flush=True)
-    (out / "curation_pays.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    return report
+    return run_curation_pays(CurationPaysConfig(**vars(args)))
 
 
 if __name__ == "__main__":
