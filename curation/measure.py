@@ -63,6 +63,7 @@ def measure_against_truth(output: str | Path, truth_path: str | Path, vqa_thresh
         "errors_by_fault": errors,
         "truth_rows_missing_from_output": missing,
         "judge_separation": _separation(con),
+        "per_fault_auc": _per_fault_auc(con),
         "reward_threshold_sweep": _sweep(con, vqa_threshold),
     }
 
@@ -85,6 +86,32 @@ def _separation(con) -> dict:
             JOIN (SELECT *, row_number() OVER () AS rowid_f FROM x WHERE NOT clean) f USING (task)
             GROUP BY 1 ORDER BY 1""").fetchall():
             out.setdefault(task, {})[col] = {"auc": auc, "clean": n_clean, "faulty": n_faulty}
+    return out
+
+
+def _score_columns(con) -> list[str]:
+    """The run's scalar judge columns: reward_score, every `<stage>_score` and sub-score (floats)."""
+    from .decisions import REWARD_STAGE
+
+    prefixes = tuple(f"{stage}_" for stage in (*REWARD_STAGE.values(), "vqa"))
+    return [name for name, dtype, *_ in con.execute("DESCRIBE s").fetchall()
+            if dtype == "DOUBLE" and (name == "reward_score" or name.startswith(prefixes))]
+
+
+def _per_fault_auc(con) -> dict:
+    """Per task, planted fault and score column: AUC of the task's clean rows against that fault's
+    rows (ties count half), over rows the column scored."""
+    out: dict = {}
+    for col in _score_columns(con):
+        for task, fault, auc, n in con.execute(f"""
+            WITH x AS (SELECT t.task, t.clean, t.fault, s."{col}" AS v FROM t JOIN s USING (sample_id)
+                       WHERE s."{col}" IS NOT NULL AND s.decision != 'error')
+            SELECT f.task, f.fault, avg(CASE WHEN c.v > f.v THEN 1.0 WHEN c.v = f.v THEN 0.5 ELSE 0.0 END),
+                   count(DISTINCT f.rid)
+            FROM (SELECT *, row_number() OVER () AS rid FROM x WHERE NOT clean AND fault IS NOT NULL) f
+            JOIN (SELECT * FROM x WHERE clean) c USING (task)
+            GROUP BY 1, 2 ORDER BY 1, 2""").fetchall():
+            out.setdefault(task, {}).setdefault(fault, {"n": n})[col] = auc
     return out
 
 

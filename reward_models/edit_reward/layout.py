@@ -26,6 +26,7 @@ def default_edit_layout() -> JudgeLayout:
         answer_tokens=[" no", " yes"],
         answer_values=[0.0, 1.0],
         score_aspect="overall",
+        describe_labels=["source: ", " edited: "],
     )
 
 

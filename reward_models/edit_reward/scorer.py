@@ -29,8 +29,8 @@ class EditRewardScorer(JudgeScorer):
         rows = [([src, img], prompt) for src, img, prompt in zip(batch.source_images, batch.images, batch.prompts)]
         res = self.read_rows(rows)
         return ScoreOutput(
-            score=res[self.layout.score_aspect].mean,
-            sub_scores={d: res[d].mean for d in DIMENSIONS if d in res},
+            score=self.calibrated(self.layout.score_aspect, res[self.layout.score_aspect].mean),
+            sub_scores={d: self.calibrated(d, res[d].mean) for d in DIMENSIONS if d in res},
             model_id=self.model_id,
             model_revision=self.model_revision,
             info=self.info,

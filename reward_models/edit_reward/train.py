@@ -19,9 +19,10 @@ from reward_models.edit_reward.evaluate import evaluate_edits
 from reward_models.edit_reward.layout import default_edit_layout
 from reward_models.edit_reward.negatives import KINDS, EditJudgement, build_judgements
 from reward_models.training.card import save_judge
-from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
+from reward_models.training.common import DescribeArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
+from reward_models.training.describe import DescriptionCache, rationales_for, starting_descriptions, with_replay
 from reward_models.training.trl_setup import device_safe, run_sft, sft_row
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ SOURCES = ("humanedit", "ultraedit", "superedit")
 
 
 @dataclass
-class EditRewardArgs(LaunchArgs):
+class EditRewardArgs(DescribeArgs):
     """EditReward data and launch settings (training settings are TRL's `SFTConfig` flags)."""
 
     model_name_or_path: str = ""
@@ -78,14 +79,16 @@ def load_examples(args: EditRewardArgs, seed: int, skips: SkipLog) -> tuple[list
     return train, held[: args.max_eval_examples]
 
 
-def sft_rows(judgements: list[EditJudgement], layout, max_pixels) -> list[dict]:
+def sft_rows(judgements: list[EditJudgement], layout, max_pixels, cache: DescriptionCache | None = None) -> list[dict]:
+    """One row per judgement and aspect (after the images' own descriptions, for describe layouts)."""
+    prepared = [prepare_images([j.source_image, j.edited_image], max_pixels) for j in judgements]
+    why = rationales_for(layout, cache, prepared)
     rows = []
-    for j in judgements:
-        images = prepare_images([j.source_image, j.edited_image], max_pixels)
+    for j, images, w in zip(judgements, prepared, why):
         targets = {**j.labels, "overall": j.overall}
         for aspect in layout.aspects:
             token = layout.value_to_token(float(targets[aspect]))
-            rows.append(sft_row(layout, images, j.instruction, aspect, token))
+            rows.append(sft_row(layout, images, j.instruction, aspect, token, w))
     return rows
 
 
@@ -97,7 +100,7 @@ def train_edit_reward(args: EditRewardArgs, sft_args, under_ray: bool = False) -
     t0 = time.time()
     out_dir = Path(sft_args.output_dir)
     model, processor = load_for_training(args.model_name_or_path, args.model_dtype)
-    layout = load_layout(args.model_name_or_path, default_edit_layout(), "edit_reward")
+    layout = args.layout(load_layout(args.model_name_or_path, default_edit_layout(), "edit_reward"))
     max_pixels = args.max_pixels or getattr(processor.image_processor, "max_pixels", None)
     skips = SkipLog()
     train, held = load_examples(args, sft_args.seed, skips)
@@ -115,8 +118,10 @@ def train_edit_reward(args: EditRewardArgs, sft_args, under_ray: bool = False) -
 
     if args.eval_before and eval_j and is_main_process():
         summary["eval_before"] = evaluate(model.eval())
-    trainer = run_sft(model.train(), processor, sft_rows(train_j, layout, max_pixels), sft_args,
-                      prepare=ray_prepare if under_ray else None)
+    cache = starting_descriptions(model, processor, layout, args.eval_batch_size)
+    rows = with_replay(sft_rows(train_j, layout, max_pixels, cache), cache, args, summary, sft_args.seed)
+    summary["train_rows"] = len(rows)
+    trainer = run_sft(model.train(), processor, rows, sft_args, prepare=ray_prepare if under_ray else None)
     model = trainer.accelerator.unwrap_model(trainer.model)
     if eval_j and is_main_process():
         summary["eval_after"] = evaluate(model.eval())

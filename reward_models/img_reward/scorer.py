@@ -33,8 +33,8 @@ class ImgRewardScorer(JudgeScorer):
         res = self.read_rows(rows)
         main = self.layout.score_aspect
         return ScoreOutput(
-            score=res[main].mean,
-            sub_scores={a: res[a].mean for a in SUB_SCORES if a in res},
+            score=self.calibrated(main, res[main].mean),
+            sub_scores={a: self.calibrated(a, res[a].mean) for a in SUB_SCORES if a in res},
             model_id=self.model_id,
             model_revision=self.model_revision,
             info=self.info,

@@ -22,7 +22,8 @@ from reward_models.img_reward.evaluate import evaluate_pairs
 from reward_models.img_reward.layout import default_img_layout
 from reward_models.img_reward.rewards import FormatReward, RankReward
 from reward_models.training.card import save_judge
-from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
+from reward_models.training.describe import DescriptionCache, rationales_for, starting_descriptions, with_replay
+from reward_models.training.common import DescribeArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
 from reward_models.training.trl_setup import device_safe, pil_dataset, run_sft, sft_config_from, sft_row
@@ -33,7 +34,7 @@ SOURCES = ("pickapic", "imagerewarddb", "hpdv2")
 
 
 @dataclass
-class ImgRewardArgs(LaunchArgs):
+class ImgRewardArgs(DescribeArgs):
     """ImgReward data, warm-up and launch settings (GRPO settings are TRL's `GRPOConfig` flags)."""
 
     model_name_or_path: str = ""
@@ -101,35 +102,39 @@ def load_pairs(args: ImgRewardArgs, seed: int, skips: SkipLog) -> tuple[list[Pre
     return train, held
 
 
-def warmup_rows(pairs: list[PreferencePair], layout, args: ImgRewardArgs, max_pixels) -> list[dict]:
+def warmup_rows(pairs: list[PreferencePair], layout, args: ImgRewardArgs, max_pixels,
+                cache: DescriptionCache | None = None) -> list[dict]:
+    """Two rows per pair: the preferred image answered high, the other low (after its own
+    description as the rationale, for describe layouts)."""
     hi, lo = layout.value_to_token(args.warmup_high), layout.value_to_token(args.warmup_low)
+    prepared = [prepare_images([p.image_a, p.image_b], max_pixels) for p in pairs]
+    why = rationales_for(layout, cache, [[im] for ab in prepared for im in ab])
     rows = []
-    for p in pairs:
-        a, b = prepare_images([p.image_a, p.image_b], max_pixels)
-        rows.append(sft_row(layout, [a], p.prompt, p.aspect, hi if p.label == 1 else lo))
-        rows.append(sft_row(layout, [b], p.prompt, p.aspect, lo if p.label == 1 else hi))
+    for k, (p, (a, b)) in enumerate(zip(pairs, prepared)):
+        rows.append(sft_row(layout, [a], p.prompt, p.aspect, hi if p.label == 1 else lo, why[2 * k]))
+        rows.append(sft_row(layout, [b], p.prompt, p.aspect, lo if p.label == 1 else hi, why[2 * k + 1]))
     return rows
 
 
-def rating_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog) -> list[dict]:
+def rating_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog,
+                cache: DescriptionCache | None = None) -> list[dict]:
     """Pointwise warm-up rows from ImageRewardDB's absolute ratings (training prompts only)."""
     if args.imagerewarddb_warmup == "pairs" or not args.imagerewarddb:
         return []
     if args.imagerewarddb_warmup != "ratings":
         raise ValueError(f"imagerewarddb_warmup={args.imagerewarddb_warmup!r}: use pairs or ratings")
     hi, lo = layout.value_to_token(args.warmup_high), layout.value_to_token(args.warmup_low)
-    rows = []
+    kept = []
     for r in read_imagerewarddb_ratings(args.imagerewarddb, args.split, aspects=args.aspects, skips=skips):
         if held_out(r.prompt, args.eval_fraction):
             continue
         if r.rating >= args.rating_high:
-            token = hi
+            kept.append((r, hi))
         elif r.rating <= args.rating_low:
-            token = lo
-        else:
-            continue
-        rows.append(sft_row(layout, prepare_images([r.image], max_pixels), r.prompt, r.aspect, token))
-    return rows
+            kept.append((r, lo))
+    images = [prepare_images([r.image], max_pixels) for r, _ in kept]
+    why = rationales_for(layout, cache, images)
+    return [sft_row(layout, im, r.prompt, r.aspect, token, w) for (r, token), im, w in zip(kept, images, why)]
 
 
 def grpo_rows(pairs: list[PreferencePair], layout, max_pixels) -> list[dict]:
@@ -188,7 +193,7 @@ def train_img_reward(args: ImgRewardArgs, grpo_args, under_ray: bool = False) ->
     random.seed(grpo_args.seed)
     out_dir = Path(grpo_args.output_dir)
     model, processor = load_for_training(args.model_name_or_path, args.model_dtype)
-    layout = load_layout(args.model_name_or_path, default_img_layout(), "img_reward")
+    layout = args.layout(load_layout(args.model_name_or_path, default_img_layout(), "img_reward"))
     max_pixels = args.max_pixels or getattr(processor.image_processor, "max_pixels", None)
     skips = SkipLog()
     train, held = load_pairs(args, grpo_args.seed, skips)
@@ -209,7 +214,10 @@ def train_img_reward(args: ImgRewardArgs, grpo_args, under_ray: bool = False) ->
         )
         pairs_for_warmup = train if args.imagerewarddb_warmup == "pairs" else [
             p for p in train if p.source != "imagerewarddb"]
-        rows = warmup_rows(pairs_for_warmup, layout, args, max_pixels) + rating_rows(args, layout, max_pixels, skips)
+        cache = starting_descriptions(model, processor, layout, args.eval_batch_size)
+        rows = (warmup_rows(pairs_for_warmup, layout, args, max_pixels, cache)
+                + rating_rows(args, layout, max_pixels, skips, cache))
+        rows = with_replay(rows, cache, args, summary, grpo_args.seed)
         summary["warmup_rows"] = len(rows)
         trainer = run_sft(model, processor, rows, sft_args, prepare=ray_prepare if under_ray else None)
         model = trainer.accelerator.unwrap_model(trainer.model)

@@ -27,6 +27,25 @@ class LaunchArgs:
     """Ray cluster address (None: RAY_ADDRESS, or a local cluster)."""
 
 
+@dataclass
+class DescribeArgs(LaunchArgs):
+    """Describe-then-answer settings shared by the reward judges' entry points."""
+
+    describe_question: str = ""
+    """Describe-then-answer: the judge first describes each image with this question (no caption or
+    instruction in sight) and answers after its own description (e.g. "Describe the image."). Empty:
+    keep the starting checkpoint's layout (its reward_model.json, else the direct readout)."""
+    describe_replay: bool = True
+    """With a describe layout: also train the describe turn on the starting model's own descriptions
+    of the training images, so that learning to judge does not wear away describing."""
+
+    def layout(self, layout):
+        """The layout to train: `layout` with this describe question, when one is given."""
+        from reward_models.training.layout import with_describe
+
+        return with_describe(layout, self.describe_question) if self.describe_question else layout
+
+
 def load_for_training(model_name_or_path: str, dtype: str = "auto", attn_implementation: str | None = None):
     """Model + left-padding processor, from a local folder or hub id (fp32 on CPU, bf16 on GPU by default)."""
     import torch

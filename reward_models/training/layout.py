@@ -8,7 +8,11 @@ readout can score every aspect of a row in one forward pass (see `readout.py`). 
     <think>{rationale}</think><answer>{token}</answer>
 
 where `{token}` is one of `answer_tokens` (digits 0-9 for ImgReward, yes/no for EditReward)
-and each token has a value in [0, 1]. Training (SFT targets, GRPO parsing) and the readout all
+and each token has a value in [0, 1]. A *describe-then-answer* layout (`describe_question` set)
+fills `{rationale}` with the judge's own description of each image, generated greedily from
+one user turn that holds only that image and `describe_question` (see `describe.py`); the
+score is then read from the answer tokens after it. Otherwise the rationale is the fixed
+`readout_rationale` (the direct readout). Training (SFT targets, GRPO parsing) and the readout all
 go through this one object, so a checkpoint trained with one layout is read with that layout,
 whatever the model size.
 """
@@ -58,6 +62,13 @@ class JudgeLayout:
     """Text after the answer token."""
     readout_version: int = READOUT_VERSION
     """Version of the readout rule (see module doc)."""
+    describe_question: str = ""
+    """Describe-then-answer: the question each image is described with before judging (empty: the
+    direct readout with `readout_rationale`)."""
+    describe_labels: list[str] = field(default_factory=list)
+    """Text put before each image's description in the rationale (one per image; empty: none)."""
+    describe_max_new_tokens: int = 96
+    """Longest description generated per image."""
     extra: dict = field(default_factory=dict)
     """Free-form notes (e.g. training recipe) kept with the layout."""
 
@@ -86,6 +97,18 @@ class JudgeLayout:
     def readout_prefix(self) -> str:
         """Assistant text teacher-forced before the answer token."""
         return f"{self.think_prefix}{self.readout_rationale}{self.answer_open}"
+
+    @property
+    def describes(self) -> bool:
+        """True for a describe-then-answer layout."""
+        return bool(self.describe_question)
+
+    def rationale_from(self, descriptions: list[str]) -> str:
+        """The `<think>` text made of one description per image (in image order)."""
+        labels = self.describe_labels or [""] * len(descriptions)
+        if len(labels) != len(descriptions):
+            raise ValueError(f"layout {self.kind} labels {len(labels)} images, got {len(descriptions)} descriptions")
+        return "".join(f"{label}{d}" for label, d in zip(labels, descriptions))
 
     def answer_text(self, token: str, rationale: str | None = None) -> str:
         """A complete target answer (SFT completions, warm-up targets)."""
@@ -131,6 +154,8 @@ class JudgeLayout:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
+        if self.describe_labels and len(self.describe_labels) != self.n_images:
+            raise ValueError(f"describe_labels has {len(self.describe_labels)} labels for {self.n_images} images")
         if len(self.answer_tokens) != len(self.answer_values):
             raise ValueError("answer_tokens and answer_values differ in length")
         if any(not 0.0 <= v <= 1.0 for v in self.answer_values):
@@ -145,6 +170,13 @@ class JudgeLayout:
                 seen_question = True
         if not seen_question:
             raise ValueError("no user block uses {question}")
+
+
+def with_describe(layout: JudgeLayout, question: str) -> JudgeLayout:
+    """The same layout read describe-then-answer: each image described with `question` first."""
+    from dataclasses import replace
+
+    return replace(layout, describe_question=question)
 
 
 LAYOUT_FILE = "reward_model.json"

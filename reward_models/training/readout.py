@@ -17,6 +17,12 @@ implementations that ignore custom 4D masks (flash-attention) fall back to `mode
 K ordinary left-padded sequences in one batch, same numbers.
 
 Rows are left-padded; logits are computed only at the K read positions (`logits_to_keep`).
+
+Describe-then-answer layouts (`JudgeLayout.describes`): before the forward pass each image is
+described greedily by the same model (`describe.Describer`, no caption in sight) and the
+descriptions become the row's rationale, teacher-forced between `<think>` and `</think><answer>`
+in every branch. Greedy decoding makes the whole readout deterministic; `describe=False` reads
+the same checkpoint directly (the fixed `readout_rationale`), for ablations.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reward_models.images import bounded_resize, to_rgb
+from reward_models.training.describe import DescriptionCache, Describer, rationales_for
 from reward_models.training.layout import JudgeLayout
 
 
@@ -81,7 +88,8 @@ def prepare_images(images, max_pixels: int | None):
 class BranchReadout:
     """Scores (images, prompt) rows on every aspect of a layout with one forward pass per row."""
 
-    def __init__(self, model, processor, layout: JudgeLayout, mode: str = "auto"):
+    def __init__(self, model, processor, layout: JudgeLayout, mode: str = "auto", describe: bool | None = None,
+                 describe_batch_size: int = 32):
         self.model = model
         self.processor = processor
         self.layout = layout
@@ -89,6 +97,11 @@ class BranchReadout:
         self.answer_ids = answer_token_ids(self.tokenizer, layout)
         self.values = np.asarray(layout.answer_values, dtype=np.float64)
         self.prefix_ids = self.tokenizer(layout.readout_prefix(), add_special_tokens=False)["input_ids"]
+        self.describe = layout.describes if describe is None else bool(describe)
+        if self.describe and not layout.describes:
+            raise ValueError(f"layout {layout.kind} has no describe_question: it can only be read directly")
+        self.describer = (Describer(model, processor, layout.describe_question, layout.describe_max_new_tokens,
+                                    describe_batch_size) if self.describe else None)
         attn = getattr(getattr(model, "config", None), "_attn_implementation", "sdpa") or "sdpa"
         has_rope_index = hasattr(getattr(model, "model", None), "get_rope_index")
         if mode == "auto":
@@ -99,7 +112,19 @@ class BranchReadout:
 
     # -- tokenisation ------------------------------------------------------------------------
 
-    def _encode(self, images, prompt: str, aspects: list[str]) -> dict:
+    def rationales(self, rows: list[tuple[list, str]]) -> list[str] | None:
+        """The rationale of each row: its images' descriptions (describe mode), else None (fixed text)."""
+        if not self.describe:
+            return None
+        return rationales_for(self.layout, DescriptionCache(self.describer), [list(imgs) for imgs, _ in rows])
+
+    def _prefix_ids(self, rationale: str | None) -> list[int]:
+        if rationale is None:
+            return self.prefix_ids
+        text = f"{self.layout.think_prefix}{rationale}{self.layout.answer_open}"
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _encode(self, images, prompt: str, aspects: list[str], rationale: str | None = None) -> dict:
         """Prompt + answer-prefix ids for each aspect of one row (same tokenisation as TRL's SFT collator)."""
         texts = [
             self.processor.apply_chat_template(
@@ -111,9 +136,10 @@ class BranchReadout:
             text=texts, images=[list(images)] * len(aspects), add_special_tokens=False, padding=False
         )
         out = []
+        prefix = self._prefix_ids(rationale)
         for k in range(len(aspects)):
-            ids = list(enc["input_ids"][k]) + self.prefix_ids
-            mm = list(enc["mm_token_type_ids"][k]) + [0] * len(self.prefix_ids) if "mm_token_type_ids" in enc else None
+            ids = list(enc["input_ids"][k]) + prefix
+            mm = list(enc["mm_token_type_ids"][k]) + [0] * len(prefix) if "mm_token_type_ids" in enc else None
             out.append({"ids": ids, "mm": mm})
         row = {"branches": out, "pixel_values": None, "image_grid_thw": None}
         if len(images):
@@ -144,29 +170,34 @@ class BranchReadout:
 
     # -- forward ---------------------------------------------------------------------------
 
-    def read(self, rows: list[tuple[list, str]], aspects: list[str] | None = None) -> dict[str, AspectReadout]:
-        """rows: (images, prompt) per row, images already RGB and bounded. Returns aspect -> readout."""
+    def read(self, rows: list[tuple[list, str]], aspects: list[str] | None = None,
+             rationales: list[str] | None = None) -> dict[str, AspectReadout]:
+        """rows: (images, prompt) per row, images already RGB and bounded. Returns aspect -> readout.
+        `rationales`: the rows' descriptions when already made (else described here in describe mode)."""
         import torch
 
         aspects = list(aspects or self.layout.aspects)
         if not rows:
             return {a: AspectReadout(np.zeros((0, len(self.values))), self.values) for a in aspects}
+        if rationales is None:
+            rationales = self.rationales(rows)
+        rationales = rationales if rationales is not None else [None] * len(rows)
         with torch.no_grad():
             if self.mode == "branched":
-                logits = self._forward_branched(rows, aspects)
+                logits = self._forward_branched(rows, aspects, rationales)
             else:
-                logits = self._forward_separate(rows, aspects)
+                logits = self._forward_separate(rows, aspects, rationales)
         probs = torch.softmax(logits.float(), dim=-1).double().cpu().numpy()  # (n, K, n_answer)
         return {a: AspectReadout(probs[:, k, :], self.values) for k, a in enumerate(aspects)}
 
     def _answer_logits(self, logits):
         return logits[..., self.answer_ids]
 
-    def _forward_separate(self, rows, aspects):
+    def _forward_separate(self, rows, aspects, rationales):
         """Reference path: one left-padded sequence per (row, aspect)."""
         import torch
 
-        enc_rows = [self._encode(imgs, prompt, aspects) for imgs, prompt in rows]
+        enc_rows = [self._encode(imgs, prompt, aspects, r) for (imgs, prompt), r in zip(rows, rationales)]
         seqs = [b for r in enc_rows for b in r["branches"]]
         L = max(len(s["ids"]) for s in seqs)
         pad = self.tokenizer.pad_token_id
@@ -201,11 +232,11 @@ class BranchReadout:
             "image_grid_thw": torch.cat([torch.as_tensor(g) for g in grids]).to(dev),
         }
 
-    def _forward_branched(self, rows, aspects):
+    def _forward_branched(self, rows, aspects, rationales):
         import torch
 
         dev = self.model.device
-        enc_rows = [self._encode(imgs, prompt, aspects) for imgs, prompt in rows]
+        enc_rows = [self._encode(imgs, prompt, aspects, r) for (imgs, prompt), r in zip(rows, rationales)]
         built = []
         for r in enc_rows:
             branches = r["branches"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reward_models.calibration import Calibration
 from reward_models.loading import LoadedModel, LoadSpec, load_vl_model
 from reward_models.training.layout import JudgeLayout, load_layout
 from reward_models.training.readout import AspectReadout, BranchReadout, prepare_images
@@ -16,10 +17,14 @@ class JudgeScorer:
 
     kind = ""
     needs_source_image = False
+    info_keys = ("readout", "calibrated")
+    """`info` entries the scoring job stores as columns (which readout, whether calibrated)."""
 
     def __init__(self, loaded: LoadedModel | None = None, *, spec: LoadSpec | None = None,
                  max_pixels: int | None = None, batch_size: int = 16, layout: JudgeLayout | None = None,
-                 readout_mode: str = "auto"):
+                 readout_mode: str = "auto", describe: bool | None = None, calibrate: bool = True):
+        """`describe`: None follows the layout (describe-then-answer when it has a describe question),
+        False reads directly; `calibrate`: apply the folder's `calibration.json` when there is one."""
         if loaded is None:
             if spec is None:
                 raise ValueError(f"{type(self).__name__} needs a LoadedModel or a LoadSpec")
@@ -33,7 +38,9 @@ class JudgeScorer:
         # Bound images the way the processor would anyway, before it sees them.
         self.max_pixels = max_pixels or getattr(loaded.processor.image_processor, "max_pixels", None)
         self.batch_size = max(1, int(batch_size))
-        self.readout = BranchReadout(loaded.model, loaded.processor, self.layout, mode=readout_mode)
+        self.readout = BranchReadout(loaded.model, loaded.processor, self.layout, mode=readout_mode,
+                                     describe=describe, describe_batch_size=self.batch_size)
+        self.calibration = Calibration.load(folder) if (calibrate and folder.is_dir()) else None
 
     @staticmethod
     def default_layout() -> JudgeLayout:
@@ -41,8 +48,14 @@ class JudgeScorer:
 
     @property
     def info(self) -> dict[str, str]:
-        return {"readout": f"{self.layout.kind}/v{self.layout.readout_version}/{self.readout.mode}",
-                "aspects": ",".join(self.layout.aspects)}
+        return {"readout": f"{self.layout.kind}/v{self.layout.readout_version}/{self.readout.mode}/"
+                           f"{'describe' if self.readout.describe else 'direct'}",
+                "aspects": ",".join(self.layout.aspects),
+                "calibrated": "yes" if self.calibration is not None else "no"}
+
+    def calibrated(self, aspect: str, raw: np.ndarray) -> np.ndarray:
+        """`raw` readout values of `aspect` through the judge's calibration map (if any)."""
+        return raw if self.calibration is None else self.calibration.apply(aspect, raw)
 
     def read_rows(self, rows: list[tuple[list, str]], aspects: list[str] | None = None) -> dict[str, AspectReadout]:
         """Readouts of (images, prompt) rows in chunks of `batch_size` (images are prepared here)."""

@@ -59,6 +59,8 @@ class VQAScoreArgs(LaunchArgs):
     """Split to read (files whose name holds it, when a folder has several)."""
     max_rows_per_file: int | None = None
     """Cap on rows read from each file (None: all)."""
+    max_qa_rows: int | None = None
+    """Cap on question/answer rows used in all (None: all)."""
     eval_fraction: float = 0.1
     """Share of yes/no texts held out for evaluation (split by text)."""
     max_eval_rows: int = 400
@@ -204,7 +206,7 @@ def train_vqascore(args: VQAScoreArgs, sft_args, under_ray: bool = False) -> dic
     max_pixels = args.max_pixels or getattr(processor.image_processor, "max_pixels", None)
     skips = SkipLog()
     yesno = read_yesno(args.vqa, args.split, args.max_rows_per_file, skips)
-    qa = read_qa(args.qa, args.split, args.max_rows_per_file, skips) if args.qa else []
+    qa = read_qa(args.qa, args.split, args.max_rows_per_file, skips)[: args.max_qa_rows] if args.qa else []
     if not yesno:
         raise ValueError("no yes/no rows: give --vqa (and check skips)")
     train = [r for r in yesno if not held_out(r["text"], args.eval_fraction)]

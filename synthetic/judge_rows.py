@@ -1,0 +1,69 @@
+"""World rows for training judges that the real datasets' layouts do not cover.
+
+- `yesno_rows`: VQAScore's yes/no rows (world VQA layout: image, text, label, fault, scene). The
+  text is always a scene's own caption; a `no` image is a picture that does not show it: the
+  scene drawn with one attribute changed (as the candidates' alignment faults are), degraded by a
+  visual artifact, or with one object broken. So the label lies in whether the picture shows
+  the caption, never in the wording of the text.
+- descriptions for the base VLM: `synthetic.describe.description_rows` (world understanding layout).
+
+Writers put them where the training entry points read them (`--vqa`, `--qa`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .datasets import UNDERSTANDING_SCHEMA, VQA_SCHEMA, _rng, _write_image_table
+from .describe import description_rows
+from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly_unchanged
+from .prompts import caption
+from .scene import random_scene, render
+
+YESNO_SHARES = {"yes": 0.45, "instruction_alignment": 0.35, "visual_artifacts": 0.1, "semantic_inconsistency": 0.1}
+"""Share of each kind of yes/no row (a `no` row's kind is the failure mode its picture stands for)."""
+
+
+def yesno_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
+    """Yes/no rows with the shares of `YESNO_SHARES` (a fifth of the `yes` pictures re-encoded and
+    shifted by a pixel or two, which does not change what they show)."""
+    kinds, edges, acc = list(YESNO_SHARES), [], 0.0
+    for k in kinds:
+        acc += YESNO_SHARES[k]
+        edges.append(acc)
+    rows = []
+    for i in range(n):
+        rng = _rng(seed, "yesno", i)
+        scene = random_scene(rng)
+        u = rng.random() * acc
+        kind = next(k for k, e in zip(kinds, edges) if u < e)
+        fault = None
+        if kind == "yes":
+            image = render(scene, size)
+            if rng.random() < 0.2:
+                image = nearly_unchanged(image, rng)[0]
+        else:
+            faults = T2I_FAULTS[kind]
+            fault = faults[int(rng.integers(len(faults)))]
+            if kind == "instruction_alignment":
+                image = render(attribute_fault(scene, fault, rng)[0], size)
+            elif kind == "visual_artifacts":
+                image = artifact(render(scene, size), fault, rng)[0]
+            else:
+                image = broken_object(scene, fault, rng, size)[0]
+        rows.append({"image": image, "text": caption(scene), "label": "yes" if kind == "yes" else "no",
+                     "fault": fault, "scene": scene.to_dict()})
+    return rows
+
+
+def write_yesno(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet` in the world VQA layout (see `yesno_rows`)."""
+    return _write_image_table(yesno_rows(n, seed, size), VQA_SCHEMA, Path(out_dir) / f"{split}-00000-of-00001.parquet")
+
+
+def write_descriptions(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet` in the world understanding layout: describe question and
+    dense description (see `synthetic.describe`)."""
+    path = Path(out_dir) / f"{split}-00000-of-00001.parquet"
+    return _write_image_table(description_rows(n, seed, size), UNDERSTANDING_SCHEMA, path)
