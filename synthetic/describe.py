@@ -1,17 +1,18 @@
-"""Dense descriptions of world images: every slot of the picture in words.
+"""Dense descriptions of world images, in the captions' own words.
 
-A description names what stands at each of the five positions, in one fixed order, then the
-background and the image quality, e.g.
+A description lists every object in a fixed order (by position: left, right, top, bottom,
+center), each phrased exactly as a caption phrases it, then the word, the background and the
+image quality, e.g.
 
-    left: a red circle. right: nothing. top: the word "SUN". bottom: nothing.
-    center: a blue square, sliced. background: white. quality: clean.
+    a red circle on the left and a sliced blue square at the top, on a white background. quality: clean.
 
-Why this shape: the order is fixed by the picture (never by a caption), every slot is keyed by
-the same position word the captions use ("on the left"), and empty slots are said out loud, so
-a judge that has described an image can check a caption against its description slot by slot,
-missing and extra objects included. Broken objects (the semantic-inconsistency faults) and
-degraded images (the visual-artifact faults) are named too, so one description carries every
-kind of evidence a judge needs.
+Why this shape: the order comes from the picture (never from a caption), and a correctly drawn
+object is described by the very phrase a caption uses for it ("a red circle on the left"), so a
+judge that has described an image checks a caption against its description by matching phrases
+(what transformers do readily: find the same words earlier in the context), not by binding words
+to pixels. Broken objects (the semantic-inconsistency faults) carry an adjective ("a sliced red
+circle"), degraded images (the visual-artifact faults) a quality word, so one description carries
+every kind of evidence a judge needs.
 
 These are the pretraining targets of the base VLM (`description_rows`), and the yardstick of its
 held-out perception (`parse_description`).
@@ -20,44 +21,49 @@ held-out perception (`parse_description`).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from .faults import T2I_FAULTS, artifact, broken_object, nearly_unchanged
-from .prompts import article
-from .scene import POSITIONS, Scene, random_scene, render
+from .prompts import POSITION_PHRASES, article, caption
+from .scene import BACKGROUNDS, COLOURS, GRADIENT, POSITIONS, SHAPES, Scene, random_scene, render
 
 DESCRIBE_QUESTION = "Describe the image."
 """The question the base VLM answers with a description (and the judges ask before judging)."""
 QUALITY_WORDS = {None: "clean", "noise": "noisy", "blocking": "blocky", "blur": "blurred"}
 """Image quality as the description says it."""
 BROKEN_WORDS = {"sliced": "sliced", "two_tone": "two-toned", "ghost": "ghosted"}
-"""A broken object's suffix (the semantic-inconsistency faults)."""
+"""A broken object's adjective (the semantic-inconsistency faults)."""
 
 
 def describe(scene: Scene, quality: str | None = None, broken: tuple[int, str] | None = None) -> str:
     """The description of `scene` as drawn; `quality` an artifact fault name (None: clean), `broken`
     (object index, composition fault) for one broken object."""
-    slots = {p: "nothing" for p in POSITIONS}
-    if scene.word:
-        slots[scene.word_position] = f'the word "{scene.word}"'
-    for k, o in enumerate(scene.objects):
-        text = f"{article(o.colour)} {o.colour} {o.shape}"
-        if broken is not None and broken[0] == k:
-            text += f", {BROKEN_WORDS[broken[1]]}"
-        slots[o.position] = text
-    parts = [f"{p}: {slots[p]}." for p in POSITIONS]
-    parts += [f"background: {scene.background}.", f"quality: {QUALITY_WORDS[quality]}."]
-    return " ".join(parts)
+    order = sorted(range(len(scene.objects)), key=lambda k: POSITIONS.index(scene.objects[k].position))
+    text = caption(replace(scene, objects=tuple(scene.objects[k] for k in order)))
+    if broken is not None:
+        o = scene.objects[broken[0]]
+        plain = f"{article(o.colour)} {o.colour} {o.shape} {POSITION_PHRASES[o.position]}"
+        adjective = BROKEN_WORDS[broken[1]]
+        text = text.replace(plain, f"{article(adjective)} {adjective} {o.colour} {o.shape} {POSITION_PHRASES[o.position]}", 1)
+    return f"{text}. quality: {QUALITY_WORDS[quality]}."
 
 
-_SLOT_RE = re.compile(r"(left|right|top|bottom|center|background|quality): ([^.]*)\.")
+_OBJ_RE = re.compile(r"\b(?:a|an) (?:(" + "|".join(BROKEN_WORDS.values()) + r") )?(" + "|".join(COLOURS) + r") ("
+                     + "|".join(SHAPES) + r") (" + "|".join(POSITION_PHRASES.values()) + r")")
+_BG_RE = re.compile(r"on (?:a|an) (" + "|".join(list(BACKGROUNDS) + [GRADIENT]) + r") background")
 
 
 def parse_description(text: str) -> dict[str, str]:
-    """Slot -> its text ("a red circle", "nothing", ...): for measuring description accuracy."""
-    return {k: v.strip() for k, v in _SLOT_RE.findall(text)}
+    """Position (and `word`, `background`, `quality`) -> what the description says is there
+    ("red circle", "sliced red circle"; absent positions are missing): for measuring perception."""
+    by_phrase = {v: k for k, v in POSITION_PHRASES.items()}
+    out = {by_phrase[p]: " ".join(x for x in (b, c, s) if x) for b, c, s, p in _OBJ_RE.findall(text)}
+    word = re.search(r'the word "([^"]+)"', text)
+    bg = _BG_RE.search(text)
+    quality = re.search(r"quality: ([a-z]+)\.", text)
+    out.update({k: m.group(1) for k, m in (("word", word), ("background", bg), ("quality", quality)) if m})
+    return out
 
 
 def description_rows(n: int, seed: int, size: int = 64, clean_fraction: float = 0.5) -> list[dict[str, Any]]:

@@ -21,20 +21,25 @@ from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly
 from .prompts import caption
 from .scene import random_scene, render
 
-YESNO_SHARES = {"yes": 0.45, "instruction_alignment": 0.35, "visual_artifacts": 0.1, "semantic_inconsistency": 0.1}
+YESNO_SHARES = {"yes": 0.55, "instruction_alignment": 0.29, "visual_artifacts": 0.08, "semantic_inconsistency": 0.08}
 """Share of each kind of yes/no row (a `no` row's kind is the failure mode its picture stands for)."""
 
 
-def yesno_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
-    """Yes/no rows with the shares of `YESNO_SHARES` (a fifth of the `yes` pictures re-encoded and
+ALIGNMENT_SHARES = {"yes": 0.5, "instruction_alignment": 0.5}
+"""Yes/no rows about alignment only (a `no` picture is the scene with one attribute changed)."""
+
+
+def yesno_rows(n: int, seed: int, size: int = 64, shares: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Yes/no rows with `shares` (default `YESNO_SHARES`; a fifth of the `yes` pictures re-encoded and
     shifted by a pixel or two, which does not change what they show)."""
-    kinds, edges, acc = list(YESNO_SHARES), [], 0.0
+    shares = shares or YESNO_SHARES
+    kinds, edges, acc = list(shares), [], 0.0
     for k in kinds:
-        acc += YESNO_SHARES[k]
+        acc += shares[k]
         edges.append(acc)
     rows = []
     for i in range(n):
-        rng = _rng(seed, "yesno", i)
+        rng = _rng(seed, "yesno" if shares is YESNO_SHARES else f"yesno-{sorted(shares.items())}", i)
         scene = random_scene(rng)
         u = rng.random() * acc
         kind = next(k for k, e in zip(kinds, edges) if u < e)
@@ -57,9 +62,11 @@ def yesno_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
     return rows
 
 
-def write_yesno(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+def write_yesno(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train",
+                shares: dict[str, float] | None = None) -> list[Path]:
     """`{split}-00000-of-00001.parquet` in the world VQA layout (see `yesno_rows`)."""
-    return _write_image_table(yesno_rows(n, seed, size), VQA_SCHEMA, Path(out_dir) / f"{split}-00000-of-00001.parquet")
+    return _write_image_table(yesno_rows(n, seed, size, shares), VQA_SCHEMA,
+                              Path(out_dir) / f"{split}-00000-of-00001.parquet")
 
 
 def write_descriptions(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:

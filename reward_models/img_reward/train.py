@@ -75,6 +75,12 @@ class ImgRewardArgs(DescribeArgs):
     """ImageRewardDB rating (1-7) at or above which the warm-up target is `warmup_high`."""
     rating_low: float = 3.0
     """ImageRewardDB rating at or below which the warm-up target is `warmup_low`."""
+    alignment_yesno: list[str] = field(default_factory=list)
+    """Optional yes/no parquet files or folders (`image`, `text`, `label`; the VQAScore layout) whose
+    `no` images do not show their text: pointwise warm-up rows for the `overall` and `alignment`
+    aspects (yes -> the high answer, no -> the low one), the densest signal for alignment."""
+    max_alignment_rows: int | None = None
+    """Cap on yes/no rows read for the warm-up (None: all)."""
     skip_grpo: bool = False
     """Stop after the warm-up (for ablations)."""
     eval_before: bool = True
@@ -135,6 +141,23 @@ def rating_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog,
     images = [prepare_images([r.image], max_pixels) for r, _ in kept]
     why = rationales_for(layout, cache, images)
     return [sft_row(layout, im, r.prompt, r.aspect, token, w) for (r, token), im, w in zip(kept, images, why)]
+
+
+def alignment_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog,
+                   cache: DescriptionCache | None = None) -> list[dict]:
+    """Pointwise warm-up rows from yes/no alignment data (training texts only)."""
+    if not args.alignment_yesno:
+        return []
+    from reward_models.vqascore.train import read_yesno
+
+    hi, lo = layout.value_to_token(args.warmup_high), layout.value_to_token(args.warmup_low)
+    rows = [r for r in read_yesno(args.alignment_yesno, args.split, args.max_alignment_rows, skips)
+            if not held_out(r["text"], args.eval_fraction)]
+    images = [prepare_images([r["image"]], max_pixels) for r in rows]
+    why = rationales_for(layout, cache, images)
+    aspects = [a for a in ("overall", "alignment") if a in args.aspects]
+    return [sft_row(layout, im, r["text"], a, hi if r["label"] == "yes" else lo, w)
+            for r, im, w in zip(rows, images, why) for a in aspects]
 
 
 def grpo_rows(pairs: list[PreferencePair], layout, max_pixels) -> list[dict]:
@@ -216,7 +239,8 @@ def train_img_reward(args: ImgRewardArgs, grpo_args, under_ray: bool = False) ->
             p for p in train if p.source != "imagerewarddb"]
         cache = starting_descriptions(model, processor, layout, args.eval_batch_size)
         rows = (warmup_rows(pairs_for_warmup, layout, args, max_pixels, cache)
-                + rating_rows(args, layout, max_pixels, skips, cache))
+                + rating_rows(args, layout, max_pixels, skips, cache)
+                + alignment_rows(args, layout, max_pixels, skips, cache))
         rows = with_replay(rows, cache, args, summary, grpo_args.seed)
         summary["warmup_rows"] = len(rows)
         trainer = run_sft(model, processor, rows, sft_args, prepare=ray_prepare if under_ray else None)

@@ -132,7 +132,9 @@ def with_replay(rows: list[dict], cache: DescriptionCache | None, args, summary:
 
     if cache is None or not getattr(args, "describe_replay", False):
         return rows
-    replay = cache.replay_rows([im for r in rows for im in r["images"]])
+    # At most one replay row per three judge rows: enough to keep describing, not so many that
+    # describing crowds out judging.
+    replay = cache.replay_rows([im for r in rows for im in r["images"]])[: max(1, len(rows) // 3)]
     summary["describe_replay_rows"] = len(replay)
     out = rows + replay
     random.Random(seed).shuffle(out)

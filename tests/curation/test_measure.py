@@ -50,7 +50,7 @@ def _write_run(root: Path) -> tuple[Path, Path]:
     truth = root / "truth.parquet"
     pq.write_table(pa.table({"sample_id": [r[0] for r in ROWS], "task": [r[1] for r in ROWS],
                              "planted_mode": [r[2] for r in ROWS],
-                             "fault": [None if r[2] is None else "x" for r in ROWS],
+                             "fault": [r[2] for r in ROWS],  # one fault per planted mode here
                              "clean": [r[2] is None for r in ROWS]}), truth)
     return out, truth
 
@@ -82,6 +82,18 @@ def test_measurement_matches_independent_counts(tmp_path):
             rows = [r for r in ROWS if r[1] == task and r[3] != "error" and r[k] is not None]
             want = _auc([r[k] for r in rows if r[2] is None], [r[k] for r in rows if r[2] is not None])
             assert m["judge_separation"][task][col]["auc"] == pytest.approx(want), (task, col)
+
+    # per fault: the task's clean rows against that fault's rows, per score column
+    for task in ("t2i", "edit"):
+        for fault in {r[2] for r in ROWS if r[1] == task and r[2] and r[3] != "error"}:
+            for col, k in (("reward_score", 5), ("vqa_score", 6)):
+                rows = [r for r in ROWS if r[1] == task and r[3] != "error" and r[k] is not None]
+                bad = [r[k] for r in rows if r[2] == fault]
+                got = m["per_fault_auc"].get(task, {}).get(fault, {}).get(col)
+                if not bad:
+                    assert got is None, (task, fault, col)
+                    continue
+                assert got == pytest.approx(_auc([r[k] for r in rows if r[2] is None], bad)), (task, fault, col)
 
     # sweep: keep iff not an error, reward >= threshold and VQAScore >= the run's 0.5
     assert [s["reward_threshold"] for s in m["reward_threshold_sweep"]] == list(SWEEP_THRESHOLDS)

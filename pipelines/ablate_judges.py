@@ -1,0 +1,38 @@
+#!/usr/bin/env python
+"""Ablate the shipped judges through the real scoring job on one unseen seed: describe-then-answer vs
+the direct readout, from the base VLM vs from scratch, before vs after calibration.
+
+    python pipelines/ablate_judges.py [--seed 7 --n 400]     # after python pipelines/train_shipped_judges.py
+
+Writes runs/shipped-judges/ablation/ablation.json and ablation.md (see recipes/judge_ablation.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without install
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recipes.judge_ablation import ablate
+    from recipes.shipped_judges import Recipe
+
+    d = Recipe()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=d.measure_seed, help="candidate seed (never trained on)")
+    p.add_argument("--n", type=int, default=d.measure_rows, help="candidates")
+    p.add_argument("--out", type=Path, default=d.out, help="the recipe's judge folder")
+    p.add_argument("--work", type=Path, default=d.work, help="the recipe's scratch folder")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    out = ablate(Recipe(out=args.out, work=args.work), args.seed, args.n)
+    print(out["table"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
