@@ -1,7 +1,7 @@
 """Ablations of the shipped judges, measured through the real scoring job on one unseen seed.
 
-Variants (each scored by the job on the same candidates, raw and with a calibration map fitted on
-the recipe's calibration seed, the shipped way):
+Variants (each scored by the job on the same candidates, without calibration maps: the recipe's
+own measurement gives the shipped judges before and after calibration):
 
 - `shipped`: describe-then-answer judges from the base VLM (the recipe's output);
 - `read_directly`: the same checkpoints read without their descriptions (the direct readout:
@@ -22,15 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from recipes.shipped_judges import (
-    JUDGES,
-    Recipe,
-    Stages,
-    fit_calibration,
-    score_world,
-    shard_scores,
-    train_stage,
-)
+from recipes.shipped_judges import JUDGES, Recipe, Stages, score_world, train_stage
 
 logger = logging.getLogger(__name__)
 
@@ -91,46 +83,38 @@ def train_variants(r: Recipe, stages: Stages, root: Path) -> dict[str, Path]:
     return folders
 
 
-def measure_variant(r: Recipe, root: Path, variant: str, judges: Path, seed: int, rows: int) -> dict:
-    """Raw measurement on `seed`, then calibrated on the recipe's calibration seed and measured again."""
-    done = root / variant / "result.json"
+def measure_variant(root: Path, variant: str, judges: Path, seed: int, rows: int) -> dict:
+    """The job's measurement of one variant's judges (no calibration maps) on `seed`."""
+    done = root / variant / f"result-{seed}-{rows}.json"
     if done.exists():
         return json.loads(done.read_text())
-    raw = score_world(root / variant / "raw", seed, rows, judges)
-    cal_run = root / variant / "calibration"
-    score_world(cal_run, r.calibration_seed, r.calibration_rows, judges)
-    cal_rows = shard_scores(cal_run)
-    for stage in ("img_reward", "edit_reward"):
-        fit_calibration(cal_rows, stage, f"ablation {variant}: calibration seed {r.calibration_seed}").save(judges / stage)
-    calibrated = score_world(root / variant / "calibrated", seed, rows, judges)
-    result = {"raw": raw, "calibrated": calibrated}
+    result = score_world(root / variant / "raw", seed, rows, judges)
     done.write_text(json.dumps(result, indent=2, default=str))
     return result
 
 
-def summarize(result: dict) -> dict:
-    def fig(m):
-        sep = m["judge_separation"]
-        return {"precision": m["keep_precision"], "recall": m["keep_recall"], "kept": m["kept"],
-                "tag_rate": m["planted_mode_tag_rate"],
-                **{f"auc {t} {c.replace('_score', '')}": sep.get(t, {}).get(c, {}).get("auc")
-                   for t in ("t2i", "edit") for c in ("reward_score", "vqa_score")}}
-
-    return {"raw": fig(result["raw"]), "calibrated": fig(result["calibrated"])}
+COLUMNS = ("precision", "recall", "kept", "tag_rate", "auc t2i reward", "auc t2i vqa", "auc edit reward",
+           "auc edit vqa")
 
 
-def table(results: dict) -> str:
+def summarize(m: dict) -> dict:
+    """The table's figures from one measurement."""
+    sep = m["judge_separation"]
+    return {"precision": m["keep_precision"], "recall": m["keep_recall"], "kept": m["kept"],
+            "tag_rate": m["planted_mode_tag_rate"],
+            **{f"auc {t} {c.replace('_score', '')}": sep.get(t, {}).get(c, {}).get("auc")
+               for t in ("t2i", "edit") for c in ("reward_score", "vqa_score")}}
+
+
+def table(rows: dict[str, dict]) -> str:
+    """Markdown: one line per (label -> measurement)."""
     def f(x):
         return "-" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
 
-    cols = ["precision", "recall", "kept", "tag_rate", "auc t2i reward", "auc t2i vqa", "auc edit reward",
-            "auc edit vqa"]
-    lines = ["| variant | calibration | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-    for variant, res in results.items():
-        s = summarize(res)
-        for which in ("raw", "calibrated"):
-            lines.append(f"| {variant} | {'after' if which == 'calibrated' else 'before'} | "
-                         + " | ".join(f(s[which][c]) for c in cols) + " |")
+    lines = ["| variant | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    for label, m in rows.items():
+        s = summarize(m)
+        lines.append(f"| {label} | " + " | ".join(f(s[c]) for c in COLUMNS) + " |")
     return "\n".join(lines)
 
 
@@ -143,9 +127,12 @@ def ablate(r: Recipe, seed: int | None = None, rows: int | None = None) -> dict:
     root = r.work / "ablation"
     t0 = time.time()
     folders = train_variants(r, stages, root)
-    results = {v: measure_variant(r, root, v, folders[v], seed, rows) for v in VARIANTS}
+    results = {v: measure_variant(root, v, folders[v], seed, rows) for v in VARIANTS}
+    labelled = {f"{v} (no calibration)": m for v, m in results.items()}
+    if seed == r.measure_seed and rows == r.measure_rows:  # the shipped judges as shipped (calibrated)
+        labelled["shipped (calibrated, as shipped)"] = stages.done("measure")["after"]
     out = {"seed": seed, "rows": rows, "wall_seconds": round(time.time() - t0, 1),
-           "summary": {v: summarize(res) for v, res in results.items()}, "table": table(results)}
+           "summary": {k: summarize(m) for k, m in labelled.items()}, "table": table(labelled)}
     (root / "ablation.json").write_text(json.dumps(out, indent=2, default=str))
     (root / "ablation.md").write_text(out["table"] + "\n")
     return out

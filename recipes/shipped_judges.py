@@ -505,8 +505,7 @@ def decision_table(m: dict) -> list[str]:
 def per_fault_table(m: dict, prefix: str) -> list[str]:
     """Markdown table: per planted fault, the AUC of clean rows against it for each column of `prefix`."""
     table = m.get("per_fault_auc", {})
-    cols = sorted({c for faults in table.values() for f in faults.values() for c in f
-                   if c.startswith(prefix) or (prefix != "vqa_" and c == "reward_score")})
+    cols = sorted({c for faults in table.values() for f in faults.values() for c in f if c.startswith(prefix)})
     if not cols:
         return []
     lines = ["| task / fault | n | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
@@ -553,7 +552,7 @@ def card_section(name: str, r: Recipe, trained: dict, extra: dict, command: str)
                   *decision_table(before), ""]
         prefix = {"vqascore": "vqa_", "base_vlm": None}.get(name, f"{name}_")
         if prefix:
-            lines += [f"Per-fault AUC (clean rows of the task vs rows with that fault; calibrated run):", "",
+            lines += ["Per-fault AUC (clean rows of the task vs rows with that fault; calibrated run):", "",
                       *per_fault_table(after, prefix), ""]
         if name in ("img_reward", "edit_reward"):
             lines += [f"Reliability (ECE, 10 bins) on the measurement seed: before calibration "

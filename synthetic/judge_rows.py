@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .datasets import UNDERSTANDING_SCHEMA, VQA_SCHEMA, _rng, _write_image_table
+from .datasets import UNDERSTANDING_SCHEMA, VQA_SCHEMA, _pick, _rng, _write_image_table
 from .describe import description_rows
 from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly_unchanged
 from .prompts import caption
@@ -60,6 +60,48 @@ def yesno_rows(n: int, seed: int, size: int = 64, shares: dict[str, float] | Non
         rows.append({"image": image, "text": caption(scene), "label": "yes" if kind == "yes" else "no",
                      "fault": fault, "scene": scene.to_dict()})
     return rows
+
+
+PHRASE_FAULTS = ("wrong_colour", "wrong_shape", "wrong_position")
+
+
+def phrase_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
+    """Yes/no rows about ONE object phrase ("a red circle on the left") in a 1-3 object scene: half
+    show it, half are the scene drawn with that object's colour, shape or position changed (and no
+    other object matching the phrase). One binding per question is the stepping stone to a whole
+    caption's."""
+    from dataclasses import replace
+
+    from .prompts import object_phrase
+    from .scene import COLOURS, SHAPES
+
+    rows = []
+    for i in range(n):
+        rng = _rng(seed, "phrase", i)
+        scene = random_scene(rng)
+        k = int(rng.integers(len(scene.objects)))
+        obj = scene.objects[k]
+        text, fault = object_phrase(obj), None
+        if i % 2:
+            options = list(PHRASE_FAULTS if scene.free_positions() else PHRASE_FAULTS[:2])
+            fault = options[int(rng.integers(len(options)))]
+            if fault == "wrong_colour":
+                changed = replace(obj, colour=_pick(rng, [c for c in COLOURS if c != obj.colour]))
+            elif fault == "wrong_shape":
+                changed = replace(obj, shape=_pick(rng, [x for x in SHAPES if x != obj.shape]))
+            else:
+                changed = replace(obj, position=_pick(rng, scene.free_positions()))
+            objs = list(scene.objects)
+            objs[k] = changed
+            scene = scene.with_objects(objs)  # positions are distinct, so no other object says `text`
+        rows.append({"image": render(scene, size), "text": text, "label": "no" if fault else "yes", "fault": fault,
+                     "scene": scene.to_dict()})
+    return rows
+
+
+def write_phrases(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet` in the world VQA layout (see `phrase_rows`)."""
+    return _write_image_table(phrase_rows(n, seed, size), VQA_SCHEMA, Path(out_dir) / f"{split}-00000-of-00001.parquet")
 
 
 def write_yesno(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train",
