@@ -11,7 +11,7 @@ Training: `trl.SFTTrainer` on question/answer rows (`image`, `question`, `answer
 "Describe the image." -> a dense description), one user turn per row (the image, then the
 question: `describe.describe_turn`), only the answer learned. Held-out figures (greedy
 generation, the way judges describe at scoring time): exact-match rate of the whole answer and
-per clause (answers split at ". "), written into the card.
+per clause (answers split into sentences and their comma- or "and"-separated phrases), written into the card.
 
     python pipelines/train_base_vlm.py --model_name_or_path tiny/ --qa data/describe \
         --output_dir runs/base_vlm --num_train_epochs 3
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,7 +71,7 @@ def sft_rows(qa: list[dict], max_pixels) -> list[dict]:
 
 
 def evaluate_answers(model, processor, rows: list[dict], max_pixels, max_new_tokens: int) -> dict:
-    """Greedy answers to held-out rows: exact-match rate and clause accuracy (answers split at '. ')."""
+    """Greedy answers to held-out rows: exact-match rate and clause accuracy (see `_clauses`)."""
     by_q: dict[str, list[dict]] = {}
     for r in rows:
         by_q.setdefault(r["question"], []).append(r)
@@ -88,7 +89,8 @@ def evaluate_answers(model, processor, rows: list[dict], max_pixels, max_new_tok
 
 
 def _clauses(text: str) -> list[str]:
-    return [c.strip().rstrip(".") for c in text.split(". ") if c.strip()]
+    """Sentences and their comma- or "and"-separated phrases, in order."""
+    return [c.strip().rstrip(".") for c in re.split(r"\. |, | and ", text) if c.strip()]
 
 
 def train_base_vlm(args: BaseVLMArgs, sft_args, under_ray: bool = False) -> dict:

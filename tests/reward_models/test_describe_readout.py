@@ -2,6 +2,8 @@
 read after it. The batched, branched readout must be deterministic and equal a plain reference
 procedure (one `generate` per image, then one forward pass per aspect over the full text)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -38,9 +40,9 @@ def _images(n, seed=0, sizes=((64, 64), (48, 64), (32, 32))):
     return [Image.fromarray(rng.integers(0, 255, (*sizes[i % len(sizes)], 3), dtype=np.uint8)) for i in range(n)]
 
 
-def _reference_description(model, proc, image, max_new_tokens):
+def _reference_description(model, proc, image, max_new_tokens, question=QUESTION):
     """One image, one `generate` call, greedy."""
-    text = proc.apply_chat_template(describe_turn(QUESTION), add_generation_prompt=True, tokenize=False)
+    text = proc.apply_chat_template(describe_turn(question), add_generation_prompt=True, tokenize=False)
     enc = proc(text=[text], images=[[image]], return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
@@ -49,7 +51,8 @@ def _reference_description(model, proc, image, max_new_tokens):
 
 def _reference_scores(model, proc, layout, images, prompt, aspect):
     """Describe each image, then score the full text (prompt + `<think>descriptions</think><answer>`) alone."""
-    think = layout.rationale_from([_reference_description(model, proc, im, layout.describe_max_new_tokens)
+    think = layout.rationale_from([_reference_description(model, proc, im, layout.describe_max_new_tokens,
+                                                          layout.describe_question)
                                    for im in images])
     text = proc.apply_chat_template(layout.messages(prompt, aspect, len(images)), add_generation_prompt=True,
                                     tokenize=False) + f"{layout.think_prefix}{think}{layout.answer_open}"
@@ -114,3 +117,27 @@ def test_description_cache_describes_each_picture_once(tiny_img_judge):
     rows = cache.replay_rows([a, b, a.copy()])
     assert len(rows) == 2 and rows[0]["prompt"] == describe_turn(QUESTION)
     assert rows[0]["completion"][0]["content"][0]["text"] == cache[a]
+
+
+def test_the_shipped_judge_reads_as_the_reference_procedure_on_world_images():
+    """The same equality on a trained judge (real descriptions, real answers), as the job loads it."""
+    from reward_models.img_reward.scorer import ImgRewardScorer
+    from reward_models.loading import LoadSpec
+    from recipes.shipped_judges import SHIPPED
+    from synthetic.datasets import candidates
+
+    folder = SHIPPED / "img_reward"
+    if not (folder / "model.safetensors").exists():
+        pytest.skip("no shipped judges")
+    import io
+
+    rows = [r for r in candidates(12, 4242) if r["task"] == "t2i" and json.loads(r["meta"]).get("fault") != "broken_file"][:3]
+    images = [Image.open(io.BytesIO(r["image"])).convert("RGB") for r in rows]
+    scorer = ImgRewardScorer(spec=LoadSpec(str(folder), device="cpu", dtype="float32"), calibrate=False)
+    assert scorer.readout.describe
+    got = scorer.read_rows([([im], r["prompt"]) for im, r in zip(images, rows)])
+    model, proc, layout = scorer.loaded.model, scorer.loaded.processor, scorer.layout
+    for i, (im, r) in enumerate(zip(images, rows)):
+        want, think = _reference_scores(model, proc, layout, [im], r["prompt"], layout.score_aspect)
+        assert "background" in think
+        assert got[layout.score_aspect].mean[i] == pytest.approx(want, abs=1e-5)
