@@ -82,8 +82,10 @@ def test_shipped_judges_keep_most_clean_rows_at_the_default_thresholds(measured)
 def test_the_job_records_which_readout_scored_each_row(measured):
     import duckdb
 
-    folder = measured[1]
-    rows = duckdb.sql(f"SELECT DISTINCT img_reward_readout, img_reward_calibrated, edit_reward_readout "
-                      f"FROM read_parquet('{folder}/**/*.parquet', hive_partitioning=true, union_by_name=true) "
-                      f"WHERE decision != 'error' AND img_reward_readout IS NOT NULL").fetchall()
+    from curation.summary import shard_glob
+
+    rows = duckdb.execute("SELECT DISTINCT img_reward_readout, img_reward_calibrated, edit_reward_readout "
+                          "FROM read_parquet(?, hive_partitioning=true, union_by_name=true) "
+                          "WHERE decision != 'error' AND img_reward_readout IS NOT NULL",
+                          [str(shard_glob(measured[1]))]).fetchall()
     assert rows and all(r[0].endswith("/describe") and r[1] == "yes" for r in rows), rows
