@@ -24,14 +24,14 @@ import logging
 import random
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reward_models.data.schema import SkipLog
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.describe import DEFAULT_MAX_NEW_TOKENS, Describer, describe_turn
 from reward_models.training.readout import prepare_images
-from reward_models.training.trl_setup import device_safe, run_sft
+from reward_models.training.trl_setup import device_safe, sft_and_evaluate, sft_training_meta
 
 logger = logging.getLogger(__name__)
 
@@ -116,16 +116,8 @@ def train_base_vlm(args: BaseVLMArgs, sft_args, under_ray: bool = False) -> dict
     def evaluate(m):
         return evaluate_answers(m, processor, held, max_pixels, args.max_new_tokens)
 
-    if args.eval_before and held and is_main_process():
-        summary["eval_before"] = evaluate(model.eval())
-    trainer = run_sft(model.train(), processor, sft_rows(train, max_pixels), sft_args,
-                      prepare=ray_prepare if under_ray else None)
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    summary["train_loss"] = next((h["train_loss"] for h in reversed(trainer.state.log_history)
-                                  if "train_loss" in h), None)
-    summary["steps"] = trainer.state.global_step
-    if held and is_main_process():
-        summary["eval_after"] = evaluate(model.eval())
+    model = sft_and_evaluate(model, processor, sft_rows(train, max_pixels), sft_args, summary,
+                             evaluate if held else None, args.eval_before, ray_prepare if under_ray else None)
     summary["train_seconds"] = round(time.time() - t0, 1)
     if is_main_process():
         save_base_vlm(out_dir, model, processor, args, sft_args, summary)
@@ -137,12 +129,7 @@ def save_base_vlm(folder: Path, model, processor, args: BaseVLMArgs, sft_args, s
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
-    meta = {"evaluation": {k: v for k, v in summary.items() if k.startswith("eval_")},
-            "training": {"base_model": args.model_name_or_path, "args": asdict(args),
-                         "sft": {k: getattr(sft_args, k, None) for k in (
-                             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-                             "lr_scheduler_type", "seed")},
-                         **{k: v for k, v in summary.items() if not k.startswith("eval_")}}}
+    meta = sft_training_meta(args, sft_args, summary)
     (folder / CARD_FILE).write_text(json.dumps(meta, indent=2, default=str))
     lines = ["# Base VLM", "",
              "A Qwen2.5-VL fine-tuned to answer questions about images in full sentences (dense "

@@ -77,3 +77,31 @@ def sft_row(layout, images: list, prompt: str, aspect: str, answer_token: str, r
         "completion": [{"role": "assistant", "content": [{"type": "text",
                                                           "text": layout.answer_text(answer_token, rationale)}]}],
     }
+
+
+def sft_and_evaluate(model: Any, processor: Any, rows: list[dict], sft_args, summary: dict, evaluate=None,
+                     eval_before: bool = False, prepare=None):
+    """SFT with held-out evaluation before (optional) and after, recorded in `summary` (eval_before,
+    eval_after, train_loss, steps) on the main process. Returns the trained (unwrapped) model."""
+    from reward_models.training.common import is_main_process
+
+    if evaluate is not None and eval_before and is_main_process():
+        summary["eval_before"] = evaluate(model.eval())
+    trainer = run_sft(model.train(), processor, rows, sft_args, prepare=prepare)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    summary["train_loss"] = next((h["train_loss"] for h in reversed(trainer.state.log_history)
+                                  if "train_loss" in h), None)
+    summary["steps"] = trainer.state.global_step
+    if evaluate is not None and is_main_process():
+        summary["eval_after"] = evaluate(model.eval())
+    return model
+
+
+def sft_training_meta(args, sft_args, summary: dict) -> dict:
+    """`evaluation` and `training` sections of a trained model's JSON card."""
+    return {"evaluation": {k: v for k, v in summary.items() if k.startswith("eval_")},
+            "training": {"base_model": args.model_name_or_path, "args": dataclasses.asdict(args),
+                         "sft": {k: getattr(sft_args, k, None) for k in (
+                             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+                             "lr_scheduler_type", "seed")},
+                         **{k: v for k, v in summary.items() if not k.startswith("eval_")}}}

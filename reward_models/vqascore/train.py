@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from reward_models.data.images import UndecodableImage, decode_image
 from reward_models.data.schema import SkipLog, require_columns
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.readout import prepare_images
-from reward_models.training.trl_setup import device_safe, run_sft
+from reward_models.training.trl_setup import device_safe, sft_and_evaluate, sft_training_meta
 from reward_models.vqascore.config import DEFAULT_ANSWER, DEFAULT_TEMPLATE, VQAScoreConfig
 
 logger = logging.getLogger(__name__)
@@ -220,16 +220,8 @@ def train_vqascore(args: VQAScoreArgs, sft_args, under_ray: bool = False) -> dic
         return evaluate_yesno(_scorer(m, processor, args.model_name_or_path, args, max_pixels), held,
                               args.eval_batch_size)
 
-    if args.eval_before and held and is_main_process():
-        summary["eval_before"] = evaluate(model.eval())
-    trainer = run_sft(model.train(), processor, sft_rows(train, qa, args, max_pixels), sft_args,
-                      prepare=ray_prepare if under_ray else None)
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    summary["train_loss"] = next((h["train_loss"] for h in reversed(trainer.state.log_history)
-                                  if "train_loss" in h), None)
-    summary["steps"] = trainer.state.global_step
-    if held and is_main_process():
-        summary["eval_after"] = evaluate(model.eval())
+    model = sft_and_evaluate(model, processor, sft_rows(train, qa, args, max_pixels), sft_args, summary,
+                             evaluate if held else None, args.eval_before, ray_prepare if under_ray else None)
     summary["train_seconds"] = round(time.time() - t0, 1)
     if is_main_process():
         save_vqascore(out_dir, model, processor, args, sft_args, summary)
@@ -242,12 +234,7 @@ def save_vqascore(folder: Path, model, processor, args: VQAScoreArgs, sft_args, 
     model.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     meta = {"template": args.template, "answer": args.answer, "negative_answer": args.negative_answer,
-            "evaluation": {k: v for k, v in summary.items() if k.startswith("eval_")},
-            "training": {"base_model": args.model_name_or_path, "args": asdict(args),
-                         "sft": {k: getattr(sft_args, k, None) for k in (
-                             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-                             "lr_scheduler_type", "seed")},
-                         **{k: v for k, v in summary.items() if not k.startswith("eval_")}}}
+            **sft_training_meta(args, sft_args, summary)}
     (folder / "vqascore.json").write_text(json.dumps(meta, indent=2, default=str))
     lines = ["# VQAScore judge", "",
              "Score = P(first token of the answer) right after the question, as `NativeVQAScorer` and "

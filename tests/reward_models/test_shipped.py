@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from recipes.shipped_judges import ARTIFACTS, JUDGES, SHIPPED
+from recipes.shipped_judges import ARTIFACTS, SHIPPED
 
 FRESH_SEED = 515151
 """Neither a training, calibration or measurement seed of the recipe (see the cards) nor the demo's."""
