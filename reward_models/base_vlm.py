@@ -29,9 +29,9 @@ from pathlib import Path
 
 from reward_models.data.schema import SkipLog
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
-from reward_models.training.describe import DEFAULT_MAX_NEW_TOKENS, Describer, describe_turn
+from reward_models.training.describe import DEFAULT_MAX_NEW_TOKENS, Describer, image_question_row
 from reward_models.training.readout import prepare_images
-from reward_models.training.trl_setup import device_safe, sft_and_evaluate, sft_training_meta
+from reward_models.training.trl_setup import completion_sft_config, sft_and_evaluate, sft_training_meta
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ class BaseVLMArgs(LaunchArgs):
 
 
 def sft_rows(qa: list[dict], max_pixels) -> list[dict]:
-    rows = [{"images": prepare_images([r["image"]], max_pixels), "prompt": describe_turn(r["question"]),
-             "completion": [{"role": "assistant", "content": [{"type": "text", "text": r["answer"]}]}]}
-            for r in qa]
+    rows = [image_question_row(prepare_images([r["image"]], max_pixels)[0], r["question"], r["answer"]) for r in qa]
     random.Random(0).shuffle(rows)
     return rows
 
@@ -97,9 +95,7 @@ def train_base_vlm(args: BaseVLMArgs, sft_args, under_ray: bool = False) -> dict
     """Read, SFT, evaluate and save the base VLM at `sft_args.output_dir`. Returns the summary."""
     from reward_models.vqascore.train import read_qa
 
-    sft_args = device_safe(sft_args)
-    sft_args.max_length = None  # truncation would cut image tokens
-    sft_args.completion_only_loss = True
+    sft_args = completion_sft_config(sft_args)
     t0 = time.time()
     out_dir = Path(sft_args.output_dir)
     model, processor = load_for_training(args.model_name_or_path, args.model_dtype)

@@ -23,7 +23,7 @@ from reward_models.training.common import DescribeArgs, held_out, is_main_proces
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
 from reward_models.training.describe import DescriptionCache, rationales_for, starting_descriptions, with_replay
-from reward_models.training.trl_setup import device_safe, run_sft, sft_row
+from reward_models.training.trl_setup import completion_sft_config, run_sft, sft_row
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,7 @@ def sft_rows(judgements: list[EditJudgement], layout, max_pixels, cache: Descrip
 
 def train_edit_reward(args: EditRewardArgs, sft_args, under_ray: bool = False) -> dict:
     """Build negatives, SFT, evaluate per negative kind and save the judge at `sft_args.output_dir`."""
-    sft_args = device_safe(sft_args)
-    sft_args.max_length = None  # truncation would cut image tokens
-    sft_args.completion_only_loss = True
+    sft_args = completion_sft_config(sft_args)
     t0 = time.time()
     out_dir = Path(sft_args.output_dir)
     model, processor = load_for_training(args.model_name_or_path, args.model_dtype)

@@ -13,8 +13,14 @@ DEFAULT_MAX_NEW_TOKENS = 96
 
 
 def describe_turn(question: str) -> list[dict]:
-    """One user turn: the image, then the describe question (the base VLM's training turn)."""
+    """One user turn: the image, then the question (the base VLM's and VQAScore's turn, no system message)."""
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+
+
+def image_question_row(image, question: str, answer: str) -> dict:
+    """One prompt/completion SFT row: `describe_turn(question)` about `image`, answered with `answer`."""
+    return {"images": [image], "prompt": describe_turn(question),
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]}
 
 
 class Describer:
@@ -55,10 +61,6 @@ class Describer:
                                       pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
         new = gen[:, enc["input_ids"].shape[1]:]
         return [tok.decode(row, skip_special_tokens=True).strip() for row in new]
-
-    def reference(self, image) -> str:
-        """The same description from a one-row `generate` (the reference the batched path must equal)."""
-        return self._batch([image])[0]
 
 
 class DescriptionCache:
@@ -103,8 +105,7 @@ class DescriptionCache:
             if k in seen:
                 continue
             seen.add(k)
-            rows.append({"images": [im], "prompt": describe_turn(self.describer.question),
-                         "completion": [{"role": "assistant", "content": [{"type": "text", "text": self.found[k]}]}]})
+            rows.append(image_question_row(im, self.describer.question, self.found[k]))
         return rows
 
 

@@ -24,6 +24,15 @@ def device_safe(args):
     return args
 
 
+def completion_sft_config(args):
+    """An `SFTConfig` for prompt/completion rows with images: runnable here, never truncated (that
+    would cut image tokens), only the completion learned."""
+    args = device_safe(args)
+    args.max_length = None
+    args.completion_only_loss = True
+    return args
+
+
 def sft_config_from(base, **overrides):
     """An `SFTConfig` that shares `base`'s TrainingArguments (seed, logging, device, ...) plus overrides.
 

@@ -36,7 +36,8 @@ from reward_models.data.images import UndecodableImage, decode_image
 from reward_models.data.schema import SkipLog, require_columns
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.readout import prepare_images
-from reward_models.training.trl_setup import device_safe, sft_and_evaluate, sft_training_meta
+from reward_models.training.describe import image_question_row
+from reward_models.training.trl_setup import completion_sft_config, sft_and_evaluate, sft_training_meta
 from reward_models.vqascore.config import DEFAULT_ANSWER, DEFAULT_TEMPLATE, VQAScoreConfig
 
 logger = logging.getLogger(__name__)
@@ -126,21 +127,15 @@ def read_qa(paths: list[str], split: str = "train", limit: int | None = None,
             for r in _read(paths, QA_COLUMNS, "qa", split, limit, skips)]
 
 
-def user_turn(question: str) -> list[dict]:
-    """One user turn, image then question: the turn `NativeVQAScorer` asks (no system message)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-
 
 def sft_rows(yesno: list[dict], qa: list[dict], args: VQAScoreArgs, max_pixels) -> list[dict]:
     rows = []
     for r in yesno:
         answer = args.answer if r["label"] == "yes" else args.negative_answer
-        rows.append({"images": prepare_images([r["image"]], max_pixels),
-                     "prompt": user_turn(args.template.format(r["text"])),
-                     "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]})
+        rows.append(image_question_row(prepare_images([r["image"]], max_pixels)[0], args.template.format(r["text"]),
+                                       answer))
     for r in qa:
-        rows.append({"images": prepare_images([r["image"]], max_pixels), "prompt": user_turn(r["question"]),
-                     "completion": [{"role": "assistant", "content": [{"type": "text", "text": r["answer"]}]}]})
+        rows.append(image_question_row(prepare_images([r["image"]], max_pixels)[0], r["question"], r["answer"]))
     random.Random(0).shuffle(rows)
     return rows
 
@@ -195,9 +190,7 @@ def _scorer(model, processor, model_id: str, args: VQAScoreArgs, max_pixels):
 
 def train_vqascore(args: VQAScoreArgs, sft_args, under_ray: bool = False) -> dict:
     """Read, SFT, evaluate and save the judge at `sft_args.output_dir`. Returns the summary."""
-    sft_args = device_safe(sft_args)
-    sft_args.max_length = None  # truncation would cut image tokens
-    sft_args.completion_only_loss = True
+    sft_args = completion_sft_config(sft_args)
     if args.template.count("{}") != 1:
         raise ValueError(f"template must contain exactly one '{{}}': {args.template!r}")
     t0 = time.time()
