@@ -12,7 +12,7 @@ import os
 import random
 from typing import Iterator
 
-from reward_models.data.files import find_files, hub_snapshot, is_local, iter_parquet_rows, parquet_columns
+from reward_models.data.files import DataRepo, SplitNotFound, iter_parquet_rows, open_repo, parquet_columns
 from reward_models.data.images import UndecodableImage, decode_image
 from reward_models.data.schema import EditExample, SkipLog, require_columns
 
@@ -30,6 +30,20 @@ LAYOUTS = {
     "superedit": ("SuperEdit-40K", SUPEREDIT, (SUPEREDIT_NEG,)),
 }
 HUB_IDS = {"humanedit": "BryanW/HumanEdit", "ultraedit": "BleachNick/UltraEdit_500k", "superedit": "limingcv/SuperEdit-40K"}
+TRAIN_SPLITS = {"ultraedit": "FreeForm*"}
+"""What `train` means where a dataset has no split of that name: UltraEdit_500k's one split is
+`FreeForm`, UltraEdit's are `FreeForm_0`, `FreeForm_1`, ... (its region-based splits are not read)."""
+
+
+def resolve_split(source: str, repo: DataRepo, split: str) -> list[str]:
+    """The parquet files of `split` (whole split names); `train` on a dataset without a train split
+    means its training split(s) (`TRAIN_SPLITS`)."""
+    try:
+        return repo.find((".parquet",), split)
+    except SplitNotFound:
+        if split != "train" or source not in TRAIN_SPLITS:
+            raise
+        return repo.find((".parquet",), TRAIN_SPLITS[source])
 
 
 def _text(cell, rng: random.Random) -> str:
@@ -46,9 +60,13 @@ def _texts(cell) -> list[str]:
     return [cell.strip()] if isinstance(cell, str) and cell.strip() else []
 
 
-def read_edits(source: str, path_or_id: str | None, split: str = "train", seed: int = 0, limit: int | None = None,
+def read_edits(source: str, path_or_id: "str | DataRepo | None", split: str = "train", seed: int = 0, limit: int | None = None,
                skips: SkipLog | None = None, min_similarity: dict[str, float] | None = None) -> Iterator[EditExample]:
     """Good edits from `source` (humanedit, ultraedit, superedit): local parquet file(s)/folder or a hub id.
+
+    The shards of `split` are read one at a time and fetched only when reached (a capped read
+    downloads only the shards it uses). UltraEdit has no `train` split: `train` reads its
+    `FreeForm` / `FreeForm_N` splits.
 
     `min_similarity` (UltraEdit) keeps rows whose similarity columns reach the given values,
     e.g. {"clip_sim_dir": 0.2}: UltraEdit is machine-made and its metrics are its only quality signal.
@@ -56,17 +74,18 @@ def read_edits(source: str, path_or_id: str | None, split: str = "train", seed: 
     if source not in LAYOUTS:
         raise ValueError(f"unknown edit source {source!r}: use one of {sorted(LAYOUTS)}")
     name, cols, meta_cols = LAYOUTS[source]
-    where = path_or_id or HUB_IDS[source]
-    if not is_local(where):
-        where = str(hub_snapshot(where, ["*.parquet", "**/*.parquet"]))
-    files = find_files(where, (".parquet",), split)
-    require_columns(parquet_columns(files), list(cols.values()), name, str(files[0]))
+    repo = open_repo(path_or_id or HUB_IDS[source])
+    files = resolve_split(source, repo, split)
+    first = repo.local(files[0])
+    require_columns(parquet_columns([first]), list(cols.values()), name, str(first))
+    base = repo.base_dir
     skips = skips if skips is not None else SkipLog()
     rng = random.Random(seed)
     wanted = [*cols.values(), *meta_cols]
 
     def rows() -> Iterator[EditExample]:
-        for row in iter_parquet_rows(files, wanted, batch_rows=64):
+        for row in (r for k, rel in enumerate(files)
+                    for r in iter_parquet_rows([first if k == 0 else repo.local(rel)], wanted, batch_rows=64)):
             instruction = _text(row.get(cols["instruction"]), rng)
             if not instruction:
                 skips.skip(source, "missing_instruction")
@@ -77,8 +96,8 @@ def read_edits(source: str, path_or_id: str | None, split: str = "train", seed: 
                 skips.skip(source, "below_similarity")
                 continue
             try:
-                src = decode_image(row[cols["source"]], where if os.path.isdir(where) else None)
-                out = decode_image(row[cols["edited"]], where if os.path.isdir(where) else None)
+                src = decode_image(row[cols["source"]], base)
+                out = decode_image(row[cols["edited"]], base)
             except UndecodableImage:
                 skips.skip(source, "undecodable_image")
                 continue

@@ -70,3 +70,34 @@ def open_path(path: str, base_dir: str | os.PathLike | None) -> Image.Image:
 @lru_cache(maxsize=64)
 def _zip(path: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
+
+
+class RepoImages:
+    """Dataset-relative image paths resolved through a `DataRepo`: the file itself when the repository
+    has it (an extracted folder), else a member of the zip that stands for one of its folders
+    (`images/train/train_1/x.webp` -> `images/train/train_1.zip`, member `x.webp`, the real flat
+    layout, or `train_1/x.webp`). A zip is fetched the first time one of its images is needed."""
+
+    def __init__(self, repo) -> None:
+        self.repo = repo
+        self._zips: dict[str, tuple[zipfile.ZipFile, set[str]]] = {}
+
+    def zip(self, rel: str) -> tuple[zipfile.ZipFile, set[str]]:
+        if rel not in self._zips:
+            zf = zipfile.ZipFile(self.repo.local(rel))
+            self._zips[rel] = (zf, set(zf.namelist()))
+        return self._zips[rel]
+
+    def open(self, rel: str) -> Image.Image:
+        if self.repo.has(rel):
+            return decode_image(str(self.repo.local(rel)))
+        parts = Path(rel).parts
+        for cut in range(len(parts) - 1, 0, -1):
+            zrel = "/".join(parts[:cut]) + ".zip"
+            if self.repo.has(zrel):
+                zf, names = self.zip(zrel)
+                for member in ("/".join(parts[cut:]), "/".join(parts[cut - 1:]), "/".join(parts)):
+                    if member in names:
+                        return decode_image(zf.read(member))
+                raise UndecodableImage(f"{rel}: not in {zrel}")
+        raise UndecodableImage(f"image file not found: {rel} (in {self.repo.name})")
