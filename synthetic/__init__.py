@@ -22,6 +22,7 @@ from .datasets import (
     write_humanedit,
     write_imagerewarddb,
     write_pickapic,
+    write_ultraedit,
     write_understanding,
     write_vqa,
 )
@@ -36,5 +37,6 @@ __all__ = [
     "Scene", "SceneObject", "analyse", "candidates", "caption", "edit_fault", "edit_triplets",
     "imagereward_groups", "make_edit", "matches", "parse_caption", "preference_pairs", "random_edit",
     "random_scene", "render", "t2i_fault", "understanding_rows", "vqa_rows", "write_candidates",
-    "write_hpdv2", "write_humanedit", "write_imagerewarddb", "write_pickapic", "write_understanding", "write_vqa",
+    "write_hpdv2", "write_humanedit", "write_imagerewarddb", "write_pickapic", "write_ultraedit",
+    "write_understanding", "write_vqa",
 ]

@@ -7,9 +7,12 @@ touched. Same seed + arguments => byte-identical files.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import tarfile
 import uuid
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,13 +88,13 @@ class PreferencePair:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def preference_pairs(n: int, seed: int, size: int = 64) -> list[PreferencePair]:
+def preference_pairs(n: int, seed: int, size: int = 64, stream: str = "pairs") -> list[PreferencePair]:
     """Clean vs faulty pairs cycling through every t2i fault, plus 'noisier' quality pairs
-    (mildly noisy vs much noisier)."""
-    rot = int(_rng(seed, "pairs-order").integers(len(PAIR_FAULTS)))
+    (mildly noisy vs much noisier). Another `stream` gives other pairs from the same seed."""
+    rot = int(_rng(seed, f"{stream}-order").integers(len(PAIR_FAULTS)))
     out = []
     for i in range(n):
-        rng = _rng(seed, "pairs", i)
+        rng = _rng(seed, stream, i)
         scene = random_scene(rng)
         fault = PAIR_FAULTS[(i + rot) % len(PAIR_FAULTS)]
         clean = render(scene, size)
@@ -456,16 +459,32 @@ VQA_SCHEMA = _image_table_schema(("text", "label", "fault", "scene"))
 UNDERSTANDING_SCHEMA = _image_table_schema(("question", "answer", "kind", "scene"))
 
 
-def write_pickapic(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
-    """Pick-a-Pic v2 layout: `{split}-00000-of-00001.parquet`, all columns, JPEG q95 bytes.
-    label_k = 1.0 for the preferred side (randomised), 0.5/0.5 on ~5 % ties (two correct
-    renders, one shifted a pixel; best_image_uid is "" there)."""
-    pairs = preference_pairs(n, seed, size)
-    ties = _plan(n, round(0.05 * n), _rng(seed, "pickapic-ties"))
+PICKAPIC_SPLITS = ("train", "validation", "test", "validation_unique", "test_unique")
+
+
+def _shard_names(prefix: str, n_rows: int, rows_per_shard: int, tag: str) -> list[str]:
+    """`{prefix}-{k:05d}-of-{N:05d}-{hash}.parquet` names, as the hub's parquet shards are named."""
+    total = max(1, -(-n_rows // max(1, rows_per_shard)))
+    return [f"{prefix}-{k:05d}-of-{total:05d}-{zlib.crc32(f'{tag}-{k}'.encode()):08x}.parquet" for k in range(total)]
+
+
+def _write_shards(rows: list[dict], schema: pa.Schema, folder: Path, prefix: str, rows_per_shard: int,
+                  tag: str) -> list[Path]:
+    names = _shard_names(prefix, len(rows), rows_per_shard, tag)
+    step = max(1, rows_per_shard)
+    return [_write(pa.Table.from_pylist(rows[k * step:(k + 1) * step], schema=schema), folder / name)
+            for k, name in enumerate(names)]
+
+
+def _pickapic_rows(n: int, seed: int, size: int, split: str, offset: int = 0) -> list[dict]:
+    stream = "pairs" if split == "train" else f"pairs-{split}"
+    pairs = preference_pairs(n, seed, size, stream=stream)
+    tag = "" if split == "train" else f"-{split}"
+    ties = _plan(n, round(0.05 * n), _rng(seed, f"pickapic-ties{tag}"))
     t0 = datetime(2023, 4, 1)
-    cols: dict[str, list] = {k: [] for k in PICKAPIC_SCHEMA.names}
+    rows = []
     for i, p in enumerate(pairs):
-        rng = _rng(seed, "pickapic", i)
+        rng = _rng(seed, f"pickapic{tag}", i)
         uids = [_uid(rng), _uid(rng)]
         if ties[i]:
             imgs = [p.preferred, nearly_unchanged(p.preferred, rng)[0]]
@@ -477,66 +496,124 @@ def write_pickapic(out_dir: str | Path, n: int, seed: int, size: int = 64, split
             bad = f"synthetic_world/{p.fault}"
             models = [bad, "synthetic_world/clean"] if flip else ["synthetic_world/clean", bad]
             best = uids[1] if flip else uids[0]
-        row = {
+        rows.append({
             "are_different": True, "best_image_uid": best, "caption": p.prompt,
-            "created_at": t0 + timedelta(seconds=37 * i), "has_label": True,
+            "created_at": t0 + timedelta(seconds=37 * (i + offset)), "has_label": True,
             "image_0_uid": uids[0], "image_0_url": f"https://synthetic.invalid/images/{uids[0]}.jpg",
             "image_1_uid": uids[1], "image_1_url": f"https://synthetic.invalid/images/{uids[1]}.jpg",
             "jpg_0": jpeg_bytes(imgs[0]), "jpg_1": jpeg_bytes(imgs[1]), "label_0": labels[0], "label_1": labels[1],
-            "model_0": models[0], "model_1": models[1], "ranking_id": int(seed) * 1_000_000 + i,
+            "model_0": models[0], "model_1": models[1], "ranking_id": int(seed) * 1_000_000 + offset + i,
             "user_id": int(rng.integers(1, 64)), "num_example_per_prompt": 1, "__index_level_0__": i,
-        }
-        for k, v in row.items():
-            cols[k].append(v)
-    return [_write(pa.table(cols, schema=PICKAPIC_SCHEMA), Path(out_dir) / f"{split}-00000-of-00001.parquet")]
+        })
+    return rows
 
 
-def _save_webp(image: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="WEBP", lossless=True, quality=100, method=4, exact=True)
+def write_pickapic(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train",
+                   rows_per_shard: int = 500, eval_rows: int | None = None) -> list[Path]:
+    """Pick-a-Pic v2 layout: `data/{split}-NNNNN-of-NNNNN-<hash>.parquet` shards (`rows_per_shard`
+    rows each), all columns, JPEG q95 bytes. label_k = 1.0 for the preferred side (randomised),
+    0.5/0.5 on ~5 % ties (two correct renders, one shifted a pixel; best_image_uid is "" there).
+
+    With split="train" the other published splits are written too, as on the hub: `validation` and
+    `test` (`eval_rows` rows each, default max(2, n // 20), other scenes than train) and
+    `validation_unique` / `test_unique` (their first row per caption). Returns the `split` shards
+    first, then the others."""
+    data = Path(out_dir) / "data"
+    main = _pickapic_rows(n, seed, size, split)
+    paths = _write_shards(main, PICKAPIC_SCHEMA, data, split, rows_per_shard, f"{seed}-{split}")
+    if split != "train":
+        return paths
+    n_eval = eval_rows if eval_rows is not None else max(2, n // 20)
+    for k, name in enumerate(("validation", "test")):
+        rows = _pickapic_rows(n_eval, seed, size, name, offset=(k + 1) * 10_000_000)
+        paths += _write_shards(rows, PICKAPIC_SCHEMA, data, name, rows_per_shard, f"{seed}-{name}")
+        seen, unique = set(), []
+        for r in rows:
+            if r["caption"] not in seen:
+                seen.add(r["caption"])
+                unique.append(r)
+        paths += _write_shards(unique, PICKAPIC_SCHEMA, data, f"{name}_unique", rows_per_shard,
+                               f"{seed}-{name}_unique")
+    return paths
+
+
+def _webp_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="WEBP", lossless=True, quality=100, method=4, exact=True)
+    return buf.getvalue()
+
+
+def _zip_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A member with a fixed date, so the same content gives the same zip bytes."""
+    info = zipfile.ZipInfo(name, date_time=(2023, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
 
 
 def write_imagerewarddb(
-    out_dir: str | Path, n_prompts: int, seed: int, size: int = 64, split: str = "train"
+    out_dir: str | Path, n_prompts: int, seed: int, size: int = 64, split: str = "train",
+    prompts_per_zip: int = 250,
 ) -> list[Path]:
-    """ImageRewardDB layout: `metadata-{split}.parquet` (one row per image) and lossless WebP
-    files at `images/{split}/{split}_{k}/<uuid>.webp` (~500 prompts a folder), each folder with
-    its `images/{split}/{split}_{k}.json`. image_path is relative to out_dir."""
+    """ImageRewardDB layout: `metadata-{split}.parquet` (one row per image) and the images in zips
+    `images/{split}/{split}_{k}.zip` (`prompts_per_zip` prompts each) whose members are flat:
+    `<uuid>.webp` (lossless) plus `{split}_{k}.json` (that zip's records) at the zip root.
+    image_path is `images/{split}/{split}_{k}/<uuid>.webp`, relative to out_dir: where the image
+    lands when the zip is extracted into a folder of its own name. Returns the metadata, then the zips."""
     out = Path(out_dir)
-    rows, folders = [], {}
+    rows, chunks = [], {}
     for gi, g in enumerate(imagereward_groups(n_prompts, seed, size)):
         rng = _rng(seed, "imagerewarddb-names", gi)
-        folder = f"{split}_{gi // 500 + 1}"
+        chunk = f"{split}_{gi // max(1, prompts_per_zip) + 1}"
         for it in g.items:
-            rel = f"images/{split}/{folder}/{_uid(rng)}.webp"
-            _save_webp(it.image, out / rel)
-            row = {"image_path": rel, "prompt_id": g.prompt_id, "prompt": g.prompt,
+            name = f"{_uid(rng)}.webp"
+            row = {"image_path": f"images/{split}/{chunk}/{name}", "prompt_id": g.prompt_id, "prompt": g.prompt,
                    "classification": g.classification, "image_amount_in_total": len(g.items), "rank": it.rank,
                    "overall_rating": it.overall_rating,
                    "image_text_alignment_rating": it.image_text_alignment_rating,
                    "fidelity_rating": it.fidelity_rating}
             rows.append(row)
-            folders.setdefault(folder, []).append(row)
-    for folder, recs in folders.items():
-        (out / "images" / split / f"{folder}.json").write_text(json.dumps(recs, indent=1))
-    return [_write(pa.Table.from_pylist(rows, schema=IMAGEREWARDDB_SCHEMA), out / f"metadata-{split}.parquet")]
+            chunks.setdefault(chunk, []).append((name, _webp_bytes(it.image), row))
+    paths = [_write(pa.Table.from_pylist(rows, schema=IMAGEREWARDDB_SCHEMA), out / f"metadata-{split}.parquet")]
+    for chunk, members in chunks.items():
+        zpath = out / "images" / split / f"{chunk}.zip"
+        zpath.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(zpath, "w") as zf:
+            for name, data, _ in members:
+                _zip_member(zf, name, data)
+            _zip_member(zf, f"{chunk}.json", json.dumps([r for *_, r in members], indent=1).encode())
+        paths.append(zpath)
+    return paths
 
 
-def write_hpdv2(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
-    """HPDv2 layout. train: `train.json` = [{human_preference: [1,0]|[0,1] (1 = preferred),
-    prompt, file_path: [name, name]}]; test: `test.json` = [{prompt, image_path, rank (0 = best,
-    distinct), raw_annotations: [{rank, user_hash}]}]. Names are relative to `{out_dir}/{split}/`
-    (as in the real release), PNG files."""
-    out, img_dir = Path(out_dir), Path(out_dir) / split
-    img_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+def _tar_gz(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    """A gzip'd tar with fixed times and owners (same content -> same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_hpdv2(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train",
+                path_key: str = "image_path") -> list[Path]:
+    """HPDv2 layout: `{split}.json` and the images in `{split}.tar.gz` (members `{split}/<name>`, PNG;
+    names in the JSON are relative to `{split}/`, as in the real release).
+    train: [{human_preference: [1,0]|[0,1] (1 = preferred), prompt, image_path: [name, name]}]
+    (`path_key="file_path"` writes the older key name); test: [{prompt, image_path, rank (0 = best,
+    distinct), raw_annotations: [{rank, user_hash}]}]. Returns the JSON, then the tar."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records, members = [], []
     if split == "train":
         for i, p in enumerate(preference_pairs(n, seed, size)):
             flip = bool(_rng(seed, "hpdv2-side", i).random() < 0.5)
             names = [f"{2 * i:08d}.png", f"{2 * i + 1:08d}.png"]
             for name, img in zip(names, [p.rejected, p.preferred] if flip else [p.preferred, p.rejected]):
-                img.save(img_dir / name, format="PNG")
-            records.append({"human_preference": [0, 1] if flip else [1, 0], "prompt": p.prompt, "file_path": names})
+                members.append((f"{split}/{name}", png_bytes(img)))
+            records.append({"human_preference": [0, 1] if flip else [1, 0], "prompt": p.prompt, path_key: names})
     else:
         counter = 0
         for gi, g in enumerate(imagereward_groups(n, seed, size)):
@@ -562,12 +639,12 @@ def write_hpdv2(out_dir: str | Path, n: int, seed: int, size: int = 64, split: s
             names = []
             for it in g.items:
                 names.append(f"{counter:08d}.png")
-                it.image.save(img_dir / names[-1], format="PNG")
+                members.append((f"{split}/{names[-1]}", png_bytes(it.image)))
                 counter += 1
             records.append({"prompt": g.prompt, "image_path": names, "rank": final.tolist(), "raw_annotations": raw})
     path = out / f"{split}.json"
     path.write_text(json.dumps(records))
-    return [path]
+    return [path, _tar_gz(out / f"{split}.tar.gz", members)]
 
 
 def _change_mask(a: Image.Image, b: Image.Image, pad: int = 2) -> Image.Image:
@@ -595,6 +672,51 @@ def write_humanedit(out_dir: str | Path, n: int, seed: int, size: int = 64) -> l
         })
     table = pa.Table.from_pylist(rows, schema=HUMANEDIT_SCHEMA)
     return [_write(table, Path(out_dir) / "data" / "train-00000-of-00001.parquet")]
+
+
+ULTRAEDIT_SCHEMA = pa.schema(
+    [("clip_sim_source", pa.float64()), ("clip_sim_target", pa.float64()), ("clip_sim_dir", pa.float64()),
+     ("clip_sim_image", pa.float64()), ("dinov2_sim", pa.float64()), ("ssim", pa.float64()),
+     ("source_caption", pa.string()), ("target_caption", pa.string()), ("idx", pa.int64()),
+     ("edit_prompt", pa.string()), ("edit_object", pa.string()), ("source_image", IMAGE_STRUCT),
+     ("edited_image", IMAGE_STRUCT), ("mask_image", IMAGE_STRUCT)],
+    metadata=_hf_features({
+        **{k: _value("float64") for k in ("clip_sim_source", "clip_sim_target", "clip_sim_dir", "clip_sim_image",
+                                           "dinov2_sim", "ssim")},
+        **{k: _value("string") for k in ("source_caption", "target_caption", "edit_prompt", "edit_object")},
+        "idx": _value("int64"), **{k: {"_type": "Image"} for k in ("source_image", "edited_image", "mask_image")},
+    }),
+)
+ULTRAEDIT_NULL_COLUMNS = ("edit_object", "mask_image")
+"""All null in UltraEdit's free-form splits (they belong to its region-based edits)."""
+
+
+def write_ultraedit(out_dir: str | Path, n: int, seed: int, size: int = 64,
+                    splits: tuple[str, ...] = ("FreeForm_0", "FreeForm_1"), rows_per_shard: int = 500,
+                    null_columns: bool = True) -> list[Path]:
+    """UltraEdit layout: no `train` split. By default `BleachNick/UltraEdit`'s free-form splits
+    `data/FreeForm_{j}-NNNNN-of-NNNNN-<hash>.parquet` with its two all-null columns `edit_object`
+    and `mask_image`; `splits=("FreeForm",), null_columns=False` is `BleachNick/UltraEdit_500k`.
+    The n edits are dealt over `splits` in order (split j gets rows j, j+len(splits), ...);
+    similarity columns are drawn per row (clip_sim_dir in [0.1, 0.4])."""
+    schema = ULTRAEDIT_SCHEMA if null_columns else pa.schema(
+        [f for f in ULTRAEDIT_SCHEMA if f.name not in ULTRAEDIT_NULL_COLUMNS])
+    per_split: dict[str, list[dict]] = {sp: [] for sp in splits}
+    for i, t in enumerate(edit_triplets(n, seed, size)):
+        rng = _rng(seed, "ultraedit", i)
+        row = {"clip_sim_source": float(rng.uniform(0.2, 0.35)), "clip_sim_target": float(rng.uniform(0.2, 0.35)),
+               "clip_sim_dir": float(rng.uniform(0.1, 0.4)), "clip_sim_image": float(rng.uniform(0.7, 0.95)),
+               "dinov2_sim": float(rng.uniform(0.6, 0.95)), "ssim": float(rng.uniform(0.5, 0.9)),
+               "source_caption": t.source_caption, "target_caption": t.target_description, "idx": i,
+               "edit_prompt": t.instruction, "source_image": _image_cell(t.source),
+               "edited_image": _image_cell(t.edited)}
+        if null_columns:
+            row.update(edit_object=None, mask_image=None)
+        per_split[splits[i % len(splits)]].append(row)
+    paths = []
+    for sp, rows in per_split.items():
+        paths += _write_shards(rows, schema, Path(out_dir) / "data", sp, rows_per_shard, f"{seed}-{sp}")
+    return paths
 
 
 def write_candidates(out_dir: str | Path, n: int, seed: int, size: int = 64, shards: int = 2, **kw: Any) -> list[Path]:
@@ -638,6 +760,7 @@ WRITERS = {
     "imagerewarddb": write_imagerewarddb,
     "hpdv2": write_hpdv2,
     "humanedit": write_humanedit,
+    "ultraedit": write_ultraedit,
     "vqa": write_vqa,
     "understanding": write_understanding,
 }

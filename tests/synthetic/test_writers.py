@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +22,7 @@ from synthetic.datasets import (
     write_humanedit,
     write_imagerewarddb,
     write_pickapic,
+    write_ultraedit,
     write_understanding,
     write_vqa,
 )
@@ -53,8 +56,11 @@ def _img(data: bytes) -> Image.Image:
 
 def test_pickapic_layout_and_labels(tmp_path):
     n = 40
-    (path,) = write_pickapic(tmp_path, n, seed=2)
-    assert path == tmp_path / "train-00000-of-00001.parquet"
+    paths = write_pickapic(tmp_path, n, seed=2)
+    path = paths[0]
+    assert [p.name.rsplit("-", 1)[0] for p in paths] == [
+        f"{s}-00000-of-00001" for s in ("train", "validation", "validation_unique", "test", "test_unique")]
+    assert all(p.parent == tmp_path / "data" and _types(p) == PICKAPIC_TYPES for p in paths)
     assert _types(path) == PICKAPIC_TYPES and list(_types(path)) == list(PICKAPIC_TYPES)
     rows = pq.read_table(path).to_pylist()
     pairs = preference_pairs(n, seed=2)
@@ -74,8 +80,15 @@ def test_pickapic_layout_and_labels(tmp_path):
 
 
 def test_imagerewarddb_layout(tmp_path):
-    (path,) = write_imagerewarddb(tmp_path, 12, seed=3)
+    path, *zips = write_imagerewarddb(tmp_path, 12, seed=3, prompts_per_zip=5)
     assert path == tmp_path / "metadata-train.parquet"
+    assert [z.relative_to(tmp_path).as_posix() for z in zips] == [f"images/train/train_{k}.zip" for k in (1, 2, 3)]
+    members = {}
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            names = zf.namelist()
+            assert all("/" not in m for m in names) and f"{z.stem}.json" in names  # flat, JSON inside
+            members.update({f"images/train/{z.stem}/{m}": zf.read(m) for m in names})
     assert _types(path) == {
         "image_path": pa.string(), "prompt_id": pa.string(), "prompt": pa.string(), "classification": pa.string(),
         "image_amount_in_total": pa.int64(), "rank": pa.int64(), "overall_rating": pa.int64(),
@@ -84,8 +97,8 @@ def test_imagerewarddb_layout(tmp_path):
     rows = pq.read_table(path).to_pylist()
     by_prompt: dict[str, list] = {}
     for r in rows:
-        assert r["image_path"].startswith("images/train/train_1/")
-        Image.open(tmp_path / r["image_path"]).load()
+        assert r["image_path"].startswith("images/train/train_")
+        Image.open(io.BytesIO(members[r["image_path"]])).load()
         by_prompt.setdefault(r["prompt_id"], []).append(r)
     assert len(by_prompt) == 12
     for group in by_prompt.values():
@@ -95,26 +108,34 @@ def test_imagerewarddb_layout(tmp_path):
                 assert (a["rank"] < b["rank"]) == (a["overall_rating"] > b["overall_rating"])
         best = min(group, key=lambda r: r["rank"])
         assert best["rank"] == 1
-        assert matches(Image.open(tmp_path / best["image_path"]).convert("RGB"), best["prompt"])["all_ok"]
-    assert json.loads((tmp_path / "images/train/train_1.json").read_text()) == rows
+        assert matches(Image.open(io.BytesIO(members[best["image_path"]])).convert("RGB"), best["prompt"])["all_ok"]
+    in_zips = [r for z in zips for r in json.loads(members[f"images/train/{z.stem}/{z.stem}.json"])]
+    assert in_zips == rows and not list(tmp_path.rglob("*.webp"))
 
 
 def test_hpdv2_layout(tmp_path):
-    (train,) = write_hpdv2(tmp_path, 10, seed=4)
+    train, tar = write_hpdv2(tmp_path, 10, seed=4)
+    assert tar == tmp_path / "train.tar.gz" and not (tmp_path / "train").exists()
+    with tarfile.open(tar) as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf if m.isfile()}
     pairs = preference_pairs(10, seed=4)
     for rec, p in zip(json.loads(train.read_text()), pairs):
-        assert set(rec) == {"human_preference", "prompt", "file_path"} and rec["prompt"] == p.prompt
-        assert sorted(rec["human_preference"]) == [0, 1] and len(rec["file_path"]) == 2
-        best = rec["file_path"][rec["human_preference"].index(1)]
-        assert Image.open(tmp_path / "train" / best).tobytes() == p.preferred.tobytes()
-    (test,) = write_hpdv2(tmp_path, 6, seed=4, split="test")
+        assert set(rec) == {"human_preference", "prompt", "image_path"} and rec["prompt"] == p.prompt
+        assert sorted(rec["human_preference"]) == [0, 1] and len(rec["image_path"]) == 2
+        best = rec["image_path"][rec["human_preference"].index(1)]
+        assert Image.open(io.BytesIO(files[f"train/{best}"])).tobytes() == p.preferred.tobytes()
+    old, _ = write_hpdv2(tmp_path / "old", 3, seed=4, path_key="file_path")
+    assert all(set(rec) == {"human_preference", "prompt", "file_path"} for rec in json.loads(old.read_text()))
+    test, tar = write_hpdv2(tmp_path, 6, seed=4, split="test")
     assert test == tmp_path / "test.json"
+    with tarfile.open(tar) as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf if m.isfile()}
     for rec in json.loads(test.read_text()):
         assert set(rec) == {"prompt", "image_path", "rank", "raw_annotations"}
         assert sorted(rec["rank"]) == list(range(len(rec["image_path"])))
         assert all(sorted(a["rank"]) == sorted(rec["rank"]) and a["user_hash"] for a in rec["raw_annotations"])
         best = rec["image_path"][rec["rank"].index(0)]
-        assert matches(Image.open(tmp_path / "test" / best).convert("RGB"), rec["prompt"])["all_ok"]
+        assert matches(Image.open(io.BytesIO(files[f"test/{best}"])).convert("RGB"), rec["prompt"])["all_ok"]
 
 
 def test_humanedit_layout(tmp_path):
@@ -180,6 +201,7 @@ def test_writers_are_byte_deterministic(tmp_path):
         ("hpd", write_hpdv2, {}),
         ("hpdt", write_hpdv2, {"split": "test"}),
         ("he", write_humanedit, {}),
+        ("ue", write_ultraedit, {}),
     ]:
         write(tmp_path / f"{name}_a", 8, 11, **kw)
         write(tmp_path / f"{name}_b", 8, 11, **kw)
