@@ -11,7 +11,13 @@
 
 Views: samples (no image bytes), samples_with_images, input_ids, runs, run_partitions, run_files,
 run_config (see curation/audits/view.py). Ad-hoc SQL may use `$name` parameters given with -p.
-Exit status: 0 ok, 1 a check audit found a failing row, 2 bad usage, refused or failed query.
+`-p run=...` (and run_a/run_b) takes a run index, a run id or a run folder.
+
+Every connection is sandboxed: files outside the run folders cannot be read, extensions are
+neither installed nor loaded, memory is limited (--memory-limit) and spills go to a private
+scratch folder (--scratch, default the system temp folder; removed afterwards), and a statement
+running longer than --timeout seconds (default 300) is stopped.
+Exit status: 0 ok, 1 a check audit found a failing row, 2 bad usage, refused, failed or timed-out query.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 from curation.audits import registry  # noqa: E402
 from curation.audits.render import FORMATS, render  # noqa: E402
-from curation.audits.view import AuditView, ReadOnlyError  # noqa: E402
+from curation.audits.view import DEFAULT_MAX_TEMP, DEFAULT_TIMEOUT_S, AuditView, QueryTimeout, ReadOnlyError  # noqa: E402
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -59,13 +65,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{list,run,sql,report}")
     sub.add_parser("list", help="named audits, their parameters and documentation")
 
+    def timeout(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        return value
+
+    def sandbox_opts(sp):
+        sp.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+        sp.add_argument("--timeout", type=timeout, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"stop a statement running longer than this (default {DEFAULT_TIMEOUT_S:g})")
+        sp.add_argument("--memory-limit", metavar="SIZE",
+                        help="DuckDB memory limit, e.g. 2GB (default: half the memory, at most 8 GiB)")
+        sp.add_argument("--scratch", metavar="DIR",
+                        help="folder for a private spill folder (default: the system temp folder)")
+        sp.add_argument("--max-temp", metavar="SIZE", default=DEFAULT_MAX_TEMP,
+                        help=f"most spill data (default {DEFAULT_MAX_TEMP})")
+
     def output_opts(sp):
         sp.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a $NAME parameter (repeatable)")
         sp.add_argument("-f", "--format", choices=FORMATS, default="table", help="output format (default table)")
         sp.add_argument("-o", "--output", help="write to this file instead of stdout")
         sp.add_argument("--max-width", type=int, default=60, help="table format: widest cell (default 60)")
-        sp.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+        sandbox_opts(sp)
 
     r = sub.add_parser("run", help="run a named audit over one or more run folders")
     r.add_argument("name", help="audit name (see `list`)")
@@ -79,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("run", metavar="RUN_DIR", help="scoring-job output folder")
     h.add_argument("--out", required=True, help="report folder (index.html + img/ + thumbs/)")
     h.add_argument("--gallery-size", type=int, default=12, help="samples per failure mode (default 12)")
-    h.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    sandbox_opts(h)
     return p
 
 
@@ -91,7 +117,9 @@ def _list() -> str:
         for prm in a.params:
             default = "null" if prm.default is None else str(prm.default).lower() if isinstance(prm.default, bool) \
                 else prm.default
-            lines.append(f"    -p {prm.name}=<{prm.type}>  (default {default})  {prm.help}")
+            bounds = prm.describe_bounds()
+            lines.append(f"    -p {prm.name}=<{prm.type}>  (default {default}{'; ' + bounds if bounds else ''})  "
+                         f"{prm.help}")
         lines.append("")
     return "\n".join(lines)
 
@@ -104,6 +132,11 @@ def _emit(text: str, output: str | None) -> None:
         print(text)
 
 
+def _sandbox(args) -> dict:
+    return {"threads": args.threads, "timeout": args.timeout, "memory_limit": args.memory_limit,
+            "scratch": args.scratch, "max_temp": args.max_temp}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -113,13 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "report":
             from curation.audits.report import build_report
 
-            path = build_report(args.run, args.out, gallery_size=args.gallery_size, threads=args.threads)
+            path = build_report(args.run, args.out, gallery_size=args.gallery_size, **_sandbox(args))
             print(f"report: {path}")
             return 0
-        with AuditView(args.runs, threads=args.threads) as view:
+        if args.cmd == "run":
+            audit = registry.get(args.name)
+            overrides = _params(args.param)
+            audit.bind(overrides)  # bad parameters are refused before any folder is opened
+        with AuditView(args.runs, **_sandbox(args)) as view:
             if args.cmd == "run":
-                audit = registry.get(args.name)
-                table = view.execute(audit.sql, audit.bind(_params(args.param)))
+                # run parameters (run, run_a, run_b) resolve an index, run id or folder here
+                table = registry.run_audit(view, args.name, overrides)
             else:
                 audit = None
                 table = view.sql(args.query, {k: _guess(v) for k, v in _params(args.param).items()})
@@ -129,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.name}: {audit.failed(table)} failing row(s)", file=sys.stderr)
             return 1
         return 0
-    except ReadOnlyError as e:
+    except (ReadOnlyError, QueryTimeout) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (KeyError, ValueError, FileNotFoundError) as e:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import duckdb  # noqa: E402
 
 from curation.audits import registry  # noqa: E402
-from curation.audits.view import AuditView  # noqa: E402
+from curation.audits.view import AuditView, _lit  # noqa: E402
 
 SOURCES = ["pickapic", "laion_aes", "journeydb", "humanedit", "magicbrush", "ultraedit", "synthetic", "inhouse"]
 ERRORS = ["unsupported or unrecognised image format (PIL cannot identify it)", "empty prompt (only whitespace)",
@@ -122,7 +122,7 @@ def generate(root: Path, rows: int, rows_per_partition: int, variant: int, rewar
     """)
     # One file per (task, decision, input partition), as the job writes them.
     tmp = root / "_tmp"
-    con.execute(f"""COPY shards TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000,
+    con.execute(f"""COPY shards TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000,
                   PARTITION_BY (task, decision, input_partition), WRITE_PARTITION_COLUMNS true)""")
     finished: dict[str, dict] = {}
     for f in sorted(tmp.glob("task=*/decision=*/input_partition=*/*.parquet")):
@@ -137,7 +137,7 @@ def generate(root: Path, rows: int, rows_per_partition: int, variant: int, rewar
                           UNION ALL
                           SELECT input_partition, input_file, input_row + 1000000, sample_id FROM shards
                           WHERE duplicate_count = 2)
-                  TO '{root / "_run" / "input_ids.parquet"}' (FORMAT parquet, COMPRESSION zstd)""")
+                  TO {_lit(root / "_run" / "input_ids.parquet")} (FORMAT parquet, COMPRESSION zstd)""")
     parts = dict(con.execute("SELECT input_partition, count(*) FROM shards GROUP BY ALL").fetchall())
     dups = dict(con.execute("SELECT input_partition, count(*) FILTER (WHERE duplicate_count = 2) FROM shards "
                             "GROUP BY ALL").fetchall())
@@ -189,14 +189,15 @@ def main(argv: list[str] | None = None) -> int:
 
     names = args.audits or list(registry.audits())
     results = []
-    with AuditView(runs, threads=args.threads) as view:
+    # no statement timeout: a benchmark measures, it does not guard
+    with AuditView(runs, threads=args.threads, timeout=None) as view:
         for name in names:
             audit = registry.get(name)
-            params = audit.bind({"run": "0"} if any(p.name == "run" for p in audit.params) else {})
+            params = {"run": 0} if any(p.name == "run" for p in audit.params) else {}
             times, cpus, n = [], [], 0
             for _ in range(args.repeats):
                 t, c = time.perf_counter(), time.process_time()
-                n = view.execute(audit.sql, params).num_rows
+                n = registry.run_audit(view, name, params).num_rows
                 times.append(time.perf_counter() - t)
                 cpus.append(time.process_time() - c)  # all DuckDB threads: less sensitive to other load
             med, cpu = statistics.median(times), statistics.median(cpus)

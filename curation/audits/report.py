@@ -330,11 +330,13 @@ def sweep_summary(sweep: list[dict], th: dict) -> tuple[str, str]:
     return note, html_table(rows)
 
 
-def build_report(run_dir: str | Path, out_dir: str | Path, gallery_size: int = 12, threads: int | None = None) -> Path:
-    """Write the report for the run in `run_dir` to `out_dir/index.html`; returns that path."""
+def build_report(run_dir: str | Path, out_dir: str | Path, gallery_size: int = 12, threads: int | None = None,
+                 **sandbox: Any) -> Path:
+    """Write the report for the run in `run_dir` to `out_dir/index.html`; returns that path.
+    `sandbox`: AuditView's timeout, memory_limit, scratch, max_temp."""
     out = Path(out_dir)
     (out / "img").mkdir(parents=True, exist_ok=True)
-    with AuditView([run_dir], threads=threads) as view:
+    with AuditView([run_dir], threads=threads, **sandbox) as view:
         run = view.runs()[0]
         summary = view.folders[0].summary or {}
         th = {"reward": run["reward_threshold"], "vqa": run["vqa_threshold"], "sub_score": run["sub_score_threshold"]}

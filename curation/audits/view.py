@@ -24,15 +24,31 @@ bytes are never loaded unless a query selects them (`samples_with_images`).
 
 Ad-hoc SQL (`AuditView.sql`) is read-only: statements are parsed first and only reads are run
 (SELECT/WITH/FROM/VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN of a read, PRAGMA table_info and a
-few other read pragmas). The configuration is locked after set-up, extension auto-install is
-off. External access stays on because the views read Parquet lazily; a SELECT may therefore
-read other files (read_csv, ...) but cannot write, attach, install or change settings.
+few other read pragmas). Read-only is not the whole sandbox; every connection also has:
+
+- file access limited to the run folders given (`enable_external_access = false` with the
+  folders as `allowed_directories`): `read_text('/etc/passwd')`, `glob('/root/**')`, URLs,
+  ATTACH, COPY are refused by DuckDB itself; a run folder holding a link that leaves it is refused;
+- no extension installing or autoloading (httpfs would give network access);
+- a memory limit and a spill directory inside a private scratch folder (removed on close),
+  with a cap on its size, never `./.tmp` in the working directory;
+- a statement timeout: a query still running after `timeout` seconds is interrupted and
+  raises `QueryTimeout` with a clear message;
+- the configuration locked after set-up (`lock_configuration`), so SQL cannot undo any of it.
+
+Paths are data: the view lists the shard files in Python and puts each into SQL as a quoted
+literal with its glob characters escaped (`[`, `*`, `?`), so a run folder named `r[1]`, `r*` or
+`bob's run` reads exactly its own shards.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -42,7 +58,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schema as S
-from ..summary import shard_glob
 
 KNOWN_STAGE_COLUMNS: dict[str, str] = {
     "reward_score": "DOUBLE",
@@ -87,6 +102,27 @@ ID_COLUMNS = {"input_partition": "VARCHAR", "input_file": "VARCHAR", "input_row"
 
 class ReadOnlyError(ValueError):
     """An ad-hoc statement that could write or change the session was refused."""
+
+
+class QueryTimeout(RuntimeError):
+    """A statement ran past the view's timeout and was interrupted."""
+
+
+DEFAULT_TIMEOUT_S = 300.0
+"""Statement timeout of every audit connection (`--timeout`)."""
+
+
+def default_memory_limit() -> str:
+    """Half the machine's memory, at most 8 GiB, at least 512 MiB (`--memory-limit`)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return f"{max(512, min(8 << 10, total // 2 // (1 << 20)))}MiB"
+
+
+DEFAULT_MAX_TEMP = "20GiB"
+"""Most spill data a view may write to its scratch folder (`--max-temp`)."""
 
 
 # ----------------------------------------------------------------------------- read-only guard
@@ -167,6 +203,10 @@ class RunFolder:
         shards = sorted(root.glob("task=*/decision=*/*.parquet"))
         if manifest is None and not shards:
             raise FileNotFoundError(f"{path} is not a scoring-job output folder (no _manifest.json, no shards)")
+        links = _escaping_links(root)
+        if links:
+            raise ValueError(f"run folder {path} holds link(s) leaving it ({', '.join(links[:5])}): refused, "
+                             "the audit view reads only inside its run folders")
         run = (manifest or {}).get("run_id") or (summary or {}).get("run_id")
         if run is None:
             pf = pq.ParquetFile(shards[0])
@@ -180,10 +220,40 @@ def _load_json(path: Path) -> dict | None:
 
 
 def _lit(value: Any) -> str:
-    """A SQL literal for a value we control (paths, run ids)."""
+    """A quoted SQL string literal (paths, run ids): quotes doubled, so any text stays data."""
     if value is None:
         return "NULL"
-    return "'" + str(value).replace("'", "''") + "'"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError(f"a NUL character cannot appear in a path or id: {text!r}")
+    return "'" + text.replace("'", "''") + "'"
+
+
+_GLOB_CHARS = "*?["
+
+
+def glob_escape(path: str | Path) -> str:
+    """`path` as a DuckDB file pattern that matches exactly that path: each glob character
+    (`*`, `?`, `[`) becomes a one-character class (`[*]`, `[?]`, `[[]`)."""
+    return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in str(path))
+
+
+def _path_lit(path: str | Path) -> str:
+    """A file path for a DuckDB reader: glob-escaped, then quoted."""
+    return _lit(glob_escape(path))
+
+
+def _escaping_links(root: Path) -> list[str]:
+    """Links under `root` whose target is outside it (they would let SQL read past the sandbox)."""
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                target = p.resolve()
+                if target != root and root not in target.parents:
+                    bad.append(str(p.relative_to(root)))
+    return bad
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
@@ -199,16 +269,33 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
 
 
 class AuditView:
-    """An in-memory DuckDB with read-only views over the given run folders."""
+    """An in-memory DuckDB with read-only views over the given run folders, in a sandbox.
+
+    `timeout` (seconds, None = none) bounds each `execute`/`sql` call; `memory_limit` (DuckDB
+    size text) bounds memory, beyond it DuckDB spills into `scratch/` (a private folder made
+    inside `scratch`, default the system temp folder, removed on close) up to `max_temp`.
+    """
 
     def __init__(self, run_dirs: Iterable[str | Path], threads: int | None = None,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, timeout: float | None = DEFAULT_TIMEOUT_S,
+                 scratch: str | Path | None = None, max_temp: str | None = None) -> None:
         self.folders = [RunFolder.open(i, p) for i, p in enumerate(run_dirs)]
         if not self.folders:
             raise ValueError("give at least one run folder")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds (got {timeout})")
+        self.timeout = timeout
+        if scratch is not None:
+            Path(scratch).mkdir(parents=True, exist_ok=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="audit-scratch-", dir=scratch)).resolve()
         config = {
             "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
             "allow_community_extensions": False,
+            "allow_unsigned_extensions": False,
+            "memory_limit": memory_limit or default_memory_limit(),
+            "temp_directory": str(self.scratch / "spill"),
+            "max_temp_directory_size": max_temp or DEFAULT_MAX_TEMP,
             # DuckDB 2.0.1's window_self_join rewrite copies the Parquet scan and drops a filter on a
             # hive column (decision = 'reject') in the copy: `sum(n) OVER (PARTITION BY task)` over
             # filtered groups then sums every decision (test_window_over_hive_filter_is_correct).
@@ -216,12 +303,33 @@ class AuditView:
         }
         if threads:
             config["threads"] = threads
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        self.con = duckdb.connect(":memory:", config=config)
-        self._create_tables()
-        self._create_views()
-        self.con.execute("SET lock_configuration = true")  # nothing the user runs can change settings
+        try:
+            self.con = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as e:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise ValueError(f"cannot open the audit database: {e}") from None
+        try:
+            # Files: only the run folders. DuckDB checks a file pattern against the allowed
+            # directories (a prefix test) and then every file it expands to. A folder is allowed as
+            # its glob-escaped pattern (the form the views use); where that differs from the plain
+            # path (a `*`, `?` or `[` in it), the plain path must not be allowed as a prefix (as a
+            # pattern, `runs/r*/` would list `runs/r2/`): its files are allowed one by one instead.
+            # Set before any view exists, so the views themselves run inside the sandbox.
+            dirs, paths = set(), set()
+            for f in self.folders:
+                dirs.add(glob_escape(f.root) + os.sep)
+                if glob_escape(f.root) != str(f.root):
+                    paths.update(str(p) for p in f.root.rglob("*") if p.is_file())
+            self.con.execute("SET allowed_directories = $dirs", {"dirs": sorted(dirs)})
+            if paths:
+                self.con.execute("SET allowed_paths = $paths", {"paths": sorted(paths)})
+            self.con.execute("SET enable_external_access = false")
+            self._create_tables()
+            self._create_views()
+            self.con.execute("SET lock_configuration = true")  # nothing the user runs can change settings
+        except BaseException:
+            self.close()
+            raise
 
     # -- tables from manifests (small, built once) ---------------------------------------
     def _register(self, name: str, table: pa.Table) -> None:
@@ -278,7 +386,10 @@ class AuditView:
         for f in self.folders:
             if not f.shards:
                 continue
-            src = (f"read_parquet({_lit(shard_glob(f.root))}, hive_partitioning = true, union_by_name = true, "
+            # The files listed in Python, each an escaped literal: a glob character in a folder name
+            # (`runs/r[1]`, `runs/r*`) cannot widen or narrow what is read.
+            files = "[" + ", ".join(_path_lit(p) for p in f.shards) + "]"
+            src = (f"read_parquet({files}, hive_partitioning = true, union_by_name = true, "
                    "filename = true, hive_types = {'task': VARCHAR, 'decision': VARCHAR})")
             parts.append(f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, "
                          f"coalesce({_lit(f.run)}, run_id) AS run, * EXCLUDE (filename), filename AS shard_file "
@@ -295,7 +406,7 @@ class AuditView:
         self.con.execute("CREATE VIEW samples AS SELECT * EXCLUDE (image, source_image) FROM samples_with_images")
 
         ids = [f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, {_lit(f.run)} AS run, "
-               f"input_partition, input_file, input_row, sample_id FROM read_parquet({_lit(f.input_ids)})"
+               f"input_partition, input_file, input_row, sample_id FROM read_parquet({_path_lit(f.input_ids)})"
                for f in self.folders if f.input_ids.exists()]
         if not ids:
             cols = ", ".join(f"NULL::{t} AS {c}" for c, t in ID_COLUMNS.items())
@@ -304,7 +415,9 @@ class AuditView:
 
     # -- queries ---------------------------------------------------------------------------
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        """Run trusted SQL (the named audits) with `$name` parameters; returns an Arrow table."""
+        """Run trusted SQL (the named audits) with `$name` parameters; returns an Arrow table.
+
+        Raises QueryTimeout when the statements run past the view's timeout."""
         statements = duckdb.extract_statements(sql)
         needed = set().union(*(s.named_parameters for s in statements)) if statements else set()
         params = dict(params or {})
@@ -313,13 +426,31 @@ class AuditView:
             raise KeyError(f"missing parameter(s): {', '.join('$' + m for m in missing)} (give --param NAME=VALUE)")
         bound = {k: params[k] for k in needed}
         cur = self.con.cursor()  # cursors share the catalog; a failed query leaves no state behind
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            cur.interrupt()
+
+        timer = threading.Timer(self.timeout, stop) if self.timeout else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
             *head, last = statements
             for st in head:  # earlier statements run for their effect; only the last one's rows return
                 cur.execute(st.query, {k: bound[k] for k in st.named_parameters} or None).fetchall()
             rel = cur.sql(last.query, params={k: bound[k] for k in last.named_parameters} or None)
             return rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.InterruptException:
+            if fired.is_set():
+                raise QueryTimeout(
+                    f"query stopped: it ran longer than the {self.timeout:g} s statement timeout "
+                    "(give a larger --timeout, or narrow the query)") from None
+            raise
         finally:
+            if timer is not None:
+                timer.cancel()
             cur.close()
 
     def sql(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
@@ -346,7 +477,10 @@ class AuditView:
         return self.con.sql("SELECT * FROM runs ORDER BY run_index").to_arrow_table().to_pylist()
 
     def close(self) -> None:
-        self.con.close()
+        con = getattr(self, "con", None)
+        if con is not None:
+            con.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> "AuditView":
         return self

@@ -22,6 +22,7 @@
 --   rows_from_this_run          rows whose run_id is not the folder's run id
 -- @param run run null  run index (0 = first folder given), run id or folder; null = every run
 -- @param id_hash_bits int 64  bits of the id hash used for grouping (lower it only to test the exact recount)
+-- @range id_hash_bits 1 64
 -- @check ok
 WITH sel AS (
     SELECT * FROM runs WHERE $run IS NULL OR run_index = $run

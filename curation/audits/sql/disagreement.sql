@@ -6,6 +6,9 @@
 -- @param limit int 20  rows per run and task
 -- @param direction str any  any | reward_high | vqa_high
 -- @param prompt_chars int 120  prompt characters shown
+-- @range limit 0 1000000
+-- @choices direction any reward_high vqa_high
+-- @range prompt_chars 0 100000
 WITH gaps AS (
     SELECT run_index, run, task, sample_id, reward_score - vqa_score AS gap,
            CASE $direction WHEN 'reward_high' THEN reward_score - vqa_score

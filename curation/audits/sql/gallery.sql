@@ -7,6 +7,8 @@
 -- @param mode str instruction_alignment  failure mode
 -- @param run run null  run index (0 = first folder given), run id or folder; null = every run
 -- @param limit int 12  rows shown
+-- @choices mode instruction_alignment visual_artifacts semantic_inconsistency edit_noncompliance
+-- @range limit 0 10000
 SELECT run_index, run, sample_id, task, source, prompt, reward_score, vqa_score, failure_modes, shard_file,
        coalesce(CASE $mode
                   WHEN 'instruction_alignment' THEN least(CASE WHEN task = 't2i' THEN vqa_score END, img_reward_alignment)

@@ -4,6 +4,7 @@
 -- @param run_a run 0  run A: index (default 0 = first folder given), run id or folder
 -- @param run_b run 1  run B: index (default 1 = second folder given), run id or folder
 -- @param limit int 50  rows shown
+-- @range limit 0 1000000
 WITH a AS (
     -- failure modes as a 4-bit set for the comparison (see run_comparison)
     SELECT sample_id, task, decision, reward_score, vqa_score, failure_modes,

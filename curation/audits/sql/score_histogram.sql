@@ -5,6 +5,7 @@
 -- @param run run null  run index (0 = first folder given), run id or folder; null = every run
 -- @param bins int 20  number of equal-width bins over [0, 1]
 -- @param by_source bool true  split by source (false: source '(all)')
+-- @range bins 1 10000
 WITH base AS NOT MATERIALIZED (
     SELECT run_index, task, CASE WHEN $by_source THEN source ELSE '(all)' END AS source,
            reward_score, vqa_score, img_reward_alignment, img_reward_fidelity, img_reward_coherence,

@@ -12,6 +12,14 @@
 -- @param vqa_min float 0.0  lowest VQAScore threshold
 -- @param vqa_max float 0.9  highest VQAScore threshold
 -- @param vqa_step float 0.1  VQAScore threshold step
+-- @range reward_min 0 1
+-- @range reward_max 0 1
+-- @range reward_step 0.001 1
+-- @range vqa_min 0 1
+-- @range vqa_max 0 1
+-- @range vqa_step 0.001 1
+-- @order reward_min reward_max
+-- @order vqa_min vqa_max
 WITH p AS (
     SELECT $reward_min::DOUBLE AS rmin, $reward_step::DOUBLE AS rstep,
            CAST(floor(($reward_max::DOUBLE - $reward_min::DOUBLE) / $reward_step::DOUBLE + 1e-9) AS BIGINT) + 1 AS nr,
