@@ -55,7 +55,7 @@ import argparse
 import json
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -289,9 +289,9 @@ def blank_generator(size: int = 48) -> Callable[[str], Image.Image]:
 
 
 class model_generator:  # noqa: N801 - used like a function
-    """A UniPic model as a prompt -> image callable; `many` samples batches of `batch_size`,
-    batch b with seed `options.seed + b * batch_size` (so results do not depend on how a list
-    is split into calls of `many`, only on its order)."""
+    """A UniPic model as a prompt -> image callable; `many` samples a list in batches of
+    `batch_size`, the batch starting at prompt k with seed `options.seed + k`, so one list gives
+    the same images on every call."""
 
     def __init__(self, model, options=None, batch_size: int = 32):
         from .sampling import SampleOptions
