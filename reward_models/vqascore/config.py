@@ -21,8 +21,12 @@ class VQAScoreConfig:
     """Answer whose first token is read from the next-token distribution."""
     batch_size: int = 16
     """Rows per forward pass (the job's Ray batch is split into chunks of this size)."""
-    max_pixels: int | None = 448 * 448
-    """Pixel budget: larger images are downscaled (aspect kept) before the processor."""
+    max_pixels: int | None = None
+    """None (default): t2v-metrics' own preprocessing (qwen_vl_utils' smart resize to the 28 grid
+    within 4*28*28 .. 16384*28*28 pixels, PIL bicubic, then the processor), so scores are the
+    published metric. An int is a speed option: images are first shrunk to that pixel budget
+    (aspect kept, never enlarged; e.g. 448*448) and the processor resizes from there; scores then
+    differ from t2v-metrics' (by up to a few 1e-3). Recorded on every row as `preprocess`."""
     apply_generation_config: bool = True
     """Apply the checkpoint's greedy logits processors (repetition penalty, suppressed
     tokens, ...) as `generate` does, so scores equal t2v-metrics' `outputs.scores[0]`."""

@@ -7,6 +7,9 @@ instead of once per prompt token, and no generation loop runs. `generate` proces
 logits before returning them as `scores` (repetition penalty, suppressed tokens, ...): the
 same processors are applied here from the checkpoint's generation config, so both
 procedures give the same number (tested to 1e-5 in fp32).
+
+Images are prepared as t2v-metrics prepares them (`preprocess.py`) unless a pixel budget is
+configured as a speed option; each row's `preprocess` info says which.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..images import bounded_resize, to_rgb
 from ..interface import ScoreBatch, ScoreOutput
 from ..loading import LoadedModel, LoadSpec, load_vl_model
 from .config import VQAScoreConfig
+from .preprocess import describe_preprocessing, prepare_image
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ class NativeVQAScorer:
     """VQAScore over a transformers vision-language checkpoint (Qwen2.5-VL and alike)."""
 
     needs_source_image = False
+    info_keys = ("template", "answer", "preprocess")
+    """Strings recorded on every scored row (`preprocess`: `t2v-metrics` or `pixel-budget:<N>`)."""
 
     def __init__(
         self,
@@ -133,7 +138,7 @@ class NativeVQAScorer:
     def score(self, batch: ScoreBatch) -> ScoreOutput:
         n = len(batch)
         probs = np.zeros(n, dtype=np.float64)
-        images = [bounded_resize(to_rgb(im), self.config.max_pixels) for im in batch.images]
+        images = [prepare_image(im, self.config.max_pixels) for im in batch.images]
         questions = [self.config.template.format(t) for t in batch.prompts]
         order = list(range(n))
         if self.config.sort_by_length:
@@ -147,7 +152,8 @@ class NativeVQAScorer:
             score=np.clip(probs, 0.0, 1.0),
             model_id=self.model_id,
             model_revision=self.model_revision,
-            info={"template": self.config.template, "answer": self.config.answer},
+            info={"template": self.config.template, "answer": self.config.answer,
+                  "preprocess": describe_preprocessing(self.config.max_pixels)},
         )
 
     def _score_chunk(self, images, questions) -> np.ndarray:

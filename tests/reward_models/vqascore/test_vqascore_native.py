@@ -55,7 +55,8 @@ def test_scores_are_probabilities_and_batch_order_does_not_matter(loaded):
 
 def test_template_and_answer_are_options_and_recorded(loaded):
     default = NativeVQAScorer(loaded).score(ScoreBatch(TEXTS[:2], images()[:2]))
-    assert default.info == {"template": 'Does this image show "{}"?', "answer": "Yes"}
+    assert default.info == {"template": 'Does this image show "{}"?', "answer": "Yes", "preprocess": "t2v-metrics"}
+    assert set(NativeVQAScorer.info_keys) == set(default.info)
     other = NativeVQAScorer(loaded, config=VQAScoreConfig(template='Does this figure show "{}"? Please answer yes '
                                                           'or no.', answer="yes"))
     out = other.score(ScoreBatch(TEXTS[:2], images()[:2]))
