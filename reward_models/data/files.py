@@ -71,7 +71,9 @@ class DataRepo:
         return self._files
 
     def has(self, rel: str) -> bool:
-        return rel in set(self.files())
+        if getattr(self, "_fileset", None) is None:
+            self._fileset = set(self.files())
+        return rel in self._fileset
 
     def local(self, rel: str) -> Path:
         """A local path to `rel`, fetching it first where needed."""
@@ -123,7 +125,7 @@ class LocalRepo(DataRepo):
         return [f.relative_to(self.root).as_posix() for f in self.root.rglob("*") if f.is_file()]
 
     def has(self, rel: str) -> bool:
-        return (self.root / rel).is_file() if self.single is None else rel == self.single
+        return (self.root / rel).is_file()  # also beside a file given by name (HPDv2's json -> its tar)
 
     def _fetch(self, rel: str) -> Path:
         return self.root / rel

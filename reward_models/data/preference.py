@@ -415,15 +415,15 @@ def read_hpdv2(path: "str | os.PathLike | DataRepo", split: str = "train", seed:
         except ColumnError as e:
             raise ColumnError(f"{e} (the train path list may be named image_path or file_path)") from None
     base = PurePosixPath(json_rel).parent
-    folder = f"{base}/{split}" if str(base) != "." else split
-    tar = next((f"{base}/{split}{ext}" if str(base) != "." else f"{split}{ext}" for ext in (".tar.gz", ".tgz", ".tar")
-                if repo.has(f"{base}/{split}{ext}" if str(base) != "." else f"{split}{ext}")), None)
+    folder = (base / split).as_posix()
+    tar = next((t for t in ((base / f"{split}{ext}").as_posix() for ext in (".tar.gz", ".tgz", ".tar"))
+                if repo.has(t)), None)
     if isinstance(repo, LocalRepo) and (repo.root / folder).is_dir():
         images = FolderImages(repo.root / folder)
     elif tar is not None:
         images = TarImages(repo, tar, split)
     elif isinstance(repo, LocalRepo):
-        images = FolderImages(repo.root / str(base))  # images beside the JSON
+        images = FolderImages(repo.root / base)  # images beside the JSON
     else:
         raise FileNotFoundError(f"HPDv2: {repo.name} has neither {folder}/ nor {split}.tar.gz")
     planned = []  # (record, pairs) or (None, skip reason)

@@ -245,6 +245,7 @@ def test_hpdv2_reads_images_straight_from_the_tar(tmp_path, monkeypatch):
     extracted = {f: f.stat().st_mtime_ns for f in cache.rglob("*.png")}
     assert len(extracted) == 24 + sum(len(r["image_path"]) for r in json.loads(test_json.read_text()))
     assert len(list(read_preferences("hpdv2", str(root)))) == 12
+    assert len(list(read_preferences("hpdv2", str(train_json)))) == 12  # the JSON by name, its tar beside it
     assert {f: f.stat().st_mtime_ns for f in cache.rglob("*.png")} == extracted
 
 
