@@ -27,6 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--output", help="output folder for the shards")
     io.add_argument("--overwrite", action="store_true", help="replace a previous run with other inputs or config")
     io.add_argument("--rows-per-partition", type=int, help="rows per input partition (unit of resume)")
+    rem = p.add_argument_group("remote image URIs (off by default)")
+    rem.add_argument("--allow-remote-images", action="store_true", help="fetch image cells that are http(s)://, "
+                     "s3://, gs:// or hf:// URIs (only from --remote-scheme schemes and --remote-host hosts)")
+    rem.add_argument("--remote-host", action="append", default=[], metavar="HOST",
+                     help="host (or bucket) that may be fetched; *.example.com for subdomains (repeatable)")
+    rem.add_argument("--remote-scheme", action="append", default=[], metavar="SCHEME",
+                     help="URI scheme that may be fetched (repeatable; default https)")
+    rem.add_argument("--remote-timeout", type=float, metavar="SECONDS", help="connect/read timeout and deadline "
+                     "of one fetch (default 10)")
+    rem.add_argument("--remote-max-bytes", type=int, help="largest body fetched (default 32 MiB)")
     cols = p.add_argument_group("column mapping (for data that names its columns differently)")
     cols.add_argument("--column", action="append", default=[], metavar="FIELD=COLUMN",
                       help=f"map a schema field to an input column; fields: {', '.join(COLUMN_FIELDS)}")
@@ -86,6 +96,16 @@ def config_from_args(args: argparse.Namespace) -> ScoreJobConfig:
             cfg.set(key, value)
     if args.overwrite:
         cfg.output.overwrite = True
+    if args.allow_remote_images:
+        cfg.remote.enabled = True
+    if args.remote_host:
+        cfg.remote.hosts = list(args.remote_host)
+    if args.remote_scheme:
+        cfg.remote.schemes = [s.lower().rstrip(":/") for s in args.remote_scheme]
+    if args.remote_timeout is not None:
+        cfg.remote.timeout_s = args.remote_timeout
+    if args.remote_max_bytes is not None:
+        cfg.remote.max_bytes = args.remote_max_bytes
     for item in args.column:
         field, _, column = item.partition("=")
         if field not in COLUMN_FIELDS or not column:

@@ -79,6 +79,24 @@ class LimitsConfig:
 
 
 @dataclass
+class RemoteConfig:
+    """Image cells that are remote URIs (http(s)://, s3://, gs://, hf://, ...). Off by default: a
+    dataset must not make the job fetch arbitrary addresses."""
+
+    enabled: bool = False
+    """Fetch remote image URIs at all (`--allow-remote-images`); off, such a cell is an error row."""
+    schemes: list[str] = field(default_factory=lambda: ["https"])
+    """URI schemes that may be fetched (`--remote-scheme`)."""
+    hosts: list[str] = field(default_factory=list)
+    """Hosts (for s3/gs: buckets) that may be fetched (`--remote-host`): an exact name, or
+    `*.example.com` for its subdomains. Empty: nothing is fetched even when enabled."""
+    timeout_s: float = 10.0
+    """Connect and read timeout, and the deadline for a whole fetch."""
+    max_bytes: int = 32 << 20
+    """A fetched body larger than this is an error (never read past it)."""
+
+
+@dataclass
 class ThresholdConfig:
     """The keep rule and how rejects are attributed to failure modes."""
 
@@ -201,6 +219,8 @@ class ScoreJobConfig:
     """VQAScore: scores both tasks."""
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    remote: RemoteConfig = field(default_factory=RemoteConfig)
+    """Remote image URIs: off unless enabled, then allow-listed, time- and size-limited."""
     ray: RayConfig = field(default_factory=RayConfig)
 
     # ------------------------------------------------------------------ I/O
