@@ -39,6 +39,9 @@ class InputFile:
     """`key=value` folders between the root and the file (hive partitioning)."""
     row_groups: tuple[int, ...] = ()
     """Rows per Parquet row group (for splitting at row-group boundaries)."""
+    root: str = ""
+    """Root of the input this file came from (the folder given, or the folder of a file or of a
+    glob's fixed part): image paths in its rows may not leave it."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,12 @@ class InputPlan:
     """All input files, their partitions, and a fingerprint of the inputs."""
 
     root: str
+    """Common folder of all inputs (`InputFile.rel` is relative to it). Not a security boundary:
+    each file's own `InputFile.root` is."""
     files: list[InputFile]
     partitions: list[Partition]
+    sources: list[str] = field(default_factory=list)
+    """Each input as given, resolved: a file, or a folder (a glob's fixed part)."""
 
     @property
     def num_rows(self) -> int:
@@ -111,28 +118,40 @@ def plan_inputs(paths: list[str], fmt: str = "auto", rows_per_partition: int = 5
     if fmt not in ("auto", *FORMATS):
         raise InputError(f"unknown input format {fmt!r}: use auto, {', '.join(FORMATS)}")
     root = _common_root(paths)
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []
     for p in paths:
-        found.extend(_expand(p, fmt))
+        own_root = input_root(p)
+        found.extend((path, f, own_root) for path, f in _expand(p, fmt))
     if not found:
-        raise InputError(f"no input files found in {paths}")
+        raise InputError(f"no input files found in {', '.join(paths)}")
     files = []
     seen = set()
-    for path, f in sorted(set(found)):
+    for path, f, own_root in sorted(set(found)):
         if path in seen:
             continue
         seen.add(path)
-        files.append(_describe(path, f, root))
-    return InputPlan(root=root, files=files, partitions=cut_partitions(files, rows_per_partition))
+        files.append(_describe(path, f, root, own_root))
+    sources = [os.path.realpath(_fixed_part(p)) for p in paths]
+    return InputPlan(root=root, files=files, partitions=cut_partitions(files, rows_per_partition), sources=sources)
+
+
+def _fixed_part(p: str) -> str:
+    """The path before the first glob character (the whole path when there is none)."""
+    base = p.split("*")[0].split("?")[0].split("[")[0]
+    if base != p:
+        base = base if base.endswith(os.sep) or not base else os.path.dirname(base)
+    return os.path.abspath(base) if base else os.getcwd()
+
+
+def input_root(p: str) -> str:
+    """The folder an input's image paths must stay inside: the folder given, the folder of a
+    file, or the fixed folder part of a glob."""
+    base = _fixed_part(p)
+    return base if os.path.isdir(base) else os.path.dirname(base)
 
 
 def _common_root(paths: list[str]) -> str:
-    bases = []
-    for p in paths:
-        base = p.split("*")[0].split("?")[0].split("[")[0]
-        base = os.path.abspath(base) if base else os.getcwd()
-        bases.append(base if os.path.isdir(base) else os.path.dirname(base))
-    return os.path.commonpath(bases)
+    return os.path.commonpath([input_root(p) for p in paths])
 
 
 def _expand(p: str, fmt: str) -> list[tuple[str, str]]:
@@ -192,11 +211,12 @@ def _hf_disk_files(folder: str) -> list[tuple[str, str]]:
     return [(os.path.join(folder, d["filename"]), "hf_disk") for d in state.get("_data_files", [])]
 
 
-def _describe(path: str, fmt: str, root: str) -> InputFile:
+def _describe(path: str, fmt: str, root: str, own_root: str | None = None) -> InputFile:
     st = os.stat(path)
     rel = os.path.relpath(path, root)
+    own_rel = os.path.relpath(path, own_root or root)
     hive = tuple(
-        tuple(part.split("=", 1)) for part in Path(rel).parent.parts if "=" in part and not part.startswith("=")
+        tuple(part.split("=", 1)) for part in Path(own_rel).parent.parts if "=" in part and not part.startswith("=")
     )
     row_groups: tuple[int, ...] = ()
     if fmt == "parquet":
@@ -211,9 +231,12 @@ def _describe(path: str, fmt: str, root: str) -> InputFile:
     else:
         import pyarrow as pa
 
-        with pa.memory_map(path) as src:
-            n = pa.ipc.open_stream(src).read_all().num_rows
-    return InputFile(path, rel, fmt, n, st.st_size, st.st_mtime_ns, hive, row_groups)
+        try:
+            with pa.memory_map(path) as src:
+                n = pa.ipc.open_stream(src).read_all().num_rows
+        except Exception as e:  # noqa: BLE001 - a broken input file stops the job with its name
+            raise InputError(f"cannot read Arrow file {rel}: {e}") from e
+    return InputFile(path, rel, fmt, n, st.st_size, st.st_mtime_ns, hive, row_groups, own_root or root)
 
 
 def _count_lines(path: str) -> int:
