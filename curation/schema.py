@@ -96,6 +96,15 @@ OUTPUT_COLUMNS: dict[str, pa.DataType] = {
     SCORED_AT: pa.timestamp("us", tz="UTC"),
 }
 
+AUDIT_COLUMNS = ("filename", "shard_file", "run_index", "run_dir", "run")
+"""Columns the audit views add to every shard row (`curation/audits/view.py`). An input column with
+one of these names (or a name in `OUTPUT_COLUMNS`) is renamed on the way in (`input_<name>`, see
+`RENAMED_INPUT_PREFIX`), so audits never see two columns of one name."""
+
+RENAMED_INPUT_PREFIX = "input_"
+"""Prefix of a renamed input column; when `input_<name>` is taken too, a number is appended
+(`input_<name>_2`, ...), so an existing column is never overwritten."""
+
 STAGE_COLUMNS_SUFFIXES = ("score", "model_id", "model_revision")
 """Every scoring stage writes `<stage>_score`, `<stage>_model_id`, `<stage>_model_revision`
 and one `<stage>_<name>` float column per sub-score."""
