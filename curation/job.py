@@ -26,9 +26,9 @@ from . import schema as S
 from .config import ScoreJobConfig
 from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
-from .manifest import RunManifest, open_run
-from .prepare import DROP, PrepareContext, partition_ids, planned_extra_schema, prepare_partition
-from .scoring import DEFAULT_SCORER, STAGE_TASKS, JudgeSpec, ScoringStage, declared_columns
+from .manifest import OutputConflict, OutputLock, RunManifest, open_run
+from .prepare import DROP, ID_SCHEMA, PrepareContext, partition_ids, plan_extra_columns, prepare_partition
+from .scoring import DEFAULT_SCORER, STAGE_TASKS, JudgeSpec, ScoringStage, declared_columns, stage_columns
 from .shards import OutputLayout, ShardWriter, write_json_atomic
 from .summary import format_summary, summarize_shards
 
@@ -106,28 +106,32 @@ def _num_gpus(value, cluster_gpus: float) -> float:
 # ----------------------------------------------------------------------------- id index
 
 
-def _prepare_ctx(cfg: ScoreJobConfig, plan: InputPlan) -> PrepareContext:
+def judge_columns(specs: list[JudgeSpec]) -> frozenset[str]:
+    """Output columns of the run's judges (input columns with these names are renamed)."""
+    return frozenset(c for s in specs for c in stage_columns(s))
+
+
+def _prepare_ctx(cfg: ScoreJobConfig, plan: InputPlan, specs: list[JudgeSpec] | None = None,
+                 rename: dict[str, str] | None = None) -> PrepareContext:
     return PrepareContext(root=plan.root, columns=cfg.input.columns, default_task=cfg.input.default_task,
-                          default_source=cfg.input.default_source, limits=cfg.limits)
+                          default_source=cfg.input.default_source, limits=cfg.limits, remote=cfg.remote,
+                          rename=rename, reserved=judge_columns(specs or []))
 
 
 def _ids_task(batch: pa.Table, ctx: PrepareContext) -> pa.Table:
     return pa.concat_tables([partition_ids(Partition.from_json(p), ctx) for p in batch.column("partition").to_pylist()])
 
 
-def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout) -> Path:
-    """Every input row's (partition, file, row, sample_id), in `_run/input_ids.parquet`."""
+def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout, ctx: PrepareContext) -> Path:
+    """Every input row's (partition, file, row, sample_id), in `.run/input_ids.pq` (Parquet)."""
     import ray.data
 
-    ctx = _prepare_ctx(cfg, plan)
     items = [{"partition": p.to_json()} for p in plan.partitions]
     ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     ds = ds.map_batches(_ids_task, batch_size=1, batch_format="pyarrow", fn_kwargs={"ctx": ctx})
-    out = layout.root / "_run" / "input_ids.parquet"
+    out = layout.input_ids
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(".input_ids.parquet.tmp")
-    from .prepare import ID_SCHEMA
-
+    tmp = out.with_name(f".{out.name}.tmp")
     with pq.ParquetWriter(tmp, ID_SCHEMA) as w:
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             w.write_table(block.cast(ID_SCHEMA))
@@ -140,15 +144,15 @@ def find_duplicates(ids_path: Path) -> dict[str, dict[tuple[str, int], int]]:
     import duckdb
 
     con = duckdb.connect(":memory:")
-    rows = con.execute(
-        f"""
+    rows = con.execute(  # the path is a bound parameter, never SQL text
+        """
         WITH ids AS (
           SELECT input_partition, input_file, input_row,
                  row_number() OVER (PARTITION BY sample_id ORDER BY input_partition, input_file, input_row) AS occ,
                  count(*) OVER (PARTITION BY sample_id) AS n
-          FROM read_parquet('{ids_path}'))
+          FROM read_parquet($ids))
         SELECT input_partition, input_file, input_row, occ, n FROM ids WHERE n > 1
-        """
+        """, {"ids": str(ids_path)}
     ).fetchall()
     out: dict[str, dict[tuple[str, int], int]] = {}
     for pid, f, r, occ, n in rows:
@@ -191,11 +195,11 @@ def stage_options(cfg: ScoreJobConfig, group: list[JudgeSpec], cluster_gpus: flo
 
 
 def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition], manifest: RunManifest,
-                  duplicates: dict, specs: list[JudgeSpec]):
+                  duplicates: dict, specs: list[JudgeSpec], ctx: PrepareContext | None = None):
     import ray
     import ray.data
 
-    ctx = _prepare_ctx(cfg, plan)
+    ctx = ctx or _prepare_ctx(cfg, plan, specs)
     dups_ref = ray.put({p.pid: duplicates.get(p.pid, {}) for p in pending}) if duplicates else None
     items = [{"partition": p.to_json()} for p in pending]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
@@ -220,13 +224,35 @@ def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition]
 # ----------------------------------------------------------------------------- run
 
 
+def check_output(output: Path, plan: InputPlan) -> None:
+    """Refuse an output folder that is a file, or that is, contains or is inside an input (the
+    job would read its own shards, and --overwrite would delete its inputs)."""
+    if output.exists() and not output.is_dir():
+        raise OutputConflict(f"--output {output} is a file, not a folder")
+    out = os.path.realpath(output)
+    for src in plan.sources:
+        if out == src:
+            raise OutputConflict(f"--output {output} is an input folder; write the shards somewhere else")
+        if os.path.commonpath([out, src]) == src:
+            raise OutputConflict(f"--output {output} is inside the input {src}; write the shards somewhere else")
+        if os.path.commonpath([out, src]) == out:
+            raise OutputConflict(f"--output {output} contains the input {src}; write the shards somewhere else")
+
+
 def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
     if not cfg.output.path:
-        raise ValueError("no output folder (use --output PATH)")
+        raise OutputConflict("no output folder (use --output PATH)")
     ScoreJobConfig.from_dict(cfg.to_dict())  # re-validate values set after construction
     specs = judge_specs(cfg)
     plan = plan_inputs(cfg.input.paths, cfg.input.format, cfg.input.rows_per_partition)
     layout = OutputLayout(Path(cfg.output.path).resolve())
+    check_output(layout.root, plan)
+    with OutputLock(layout):
+        return _run_locked(cfg, specs, plan, layout, echo)
+
+
+def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, layout: OutputLayout,
+                echo) -> JobResult:
     config_hash = cfg.hash()
     manifest, resumed = open_run(
         layout, config_hash=config_hash, input_fingerprint=plan.fingerprint(), config=cfg.to_dict(),
@@ -237,9 +263,11 @@ def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
          f"{len(plan.files)} file(s), {len(plan.partitions)} partition(s) -> {layout.root}")
     ensure_ray(cfg)
 
-    ids_path = layout.root / "_run" / "input_ids.parquet"
+    extra_schema, rename = plan_extra_columns(plan.files, cfg.input.columns, judge_columns(specs))
+    ctx = _prepare_ctx(cfg, plan, specs, rename)
+    ids_path = layout.input_ids
     if not manifest.ids_indexed or not ids_path.exists():
-        index_input_ids(cfg, plan, layout)
+        index_input_ids(cfg, plan, layout, ctx)
         manifest.ids_indexed = True
     duplicates = find_duplicates(ids_path)
     drops = {pid: sum(1 for c in d.values() if c == DROP) for pid, d in duplicates.items()}
@@ -270,8 +298,8 @@ def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
 
         writer = ShardWriter(layout, {p.pid: manifest.expected_rows[p.pid] for p in pending}, done,
                              cfg.output.row_group_rows, cfg.output.row_group_bytes,
-                             extra_schema=planned_extra_schema(plan.files, cfg.input.columns))
-        ds = build_dataset(cfg, plan, pending, manifest, duplicates, specs)
+                             extra_schema=extra_schema)
+        ds = build_dataset(cfg, plan, pending, manifest, duplicates, specs, ctx)
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             writer.add(block)
             rows_scored += block.num_rows

@@ -3,8 +3,18 @@
 Layout under the output folder:
 
     task=<t2i|edit|invalid>/decision=<keep|reject|error>/part-<partition id>.parquet
-    _manifest.json      run id, config hash, input fingerprint, finished partitions
-    summary.json        written at the end of every run
+    .run/manifest.json  run id, config hash, input fingerprint, finished partitions
+    .run/summary.json   written at the end of every run
+    .run/input_ids.pq   every input row's (partition, file, row, sample_id) (Parquet)
+    .run/tmp/           spills of partitions in flight
+    .lock               the writer's pid and host while a run is writing
+
+Only shards end in `.parquet`, and everything else lives under names starting with a dot, so
+the natural queries see shards and nothing else: DuckDB's
+`read_parquet('<out>/**/*.parquet', hive_partitioning=true)` (DuckDB globs dot folders too,
+hence `.pq`) and `datasets.load_dataset("parquet", data_dir=<out>)` (which skips dot names
+but would read any other file). Folders of the older layout (`_manifest.json`,
+`summary.json`, `_run/input_ids.parquet`) are moved into `.run/` when a run resumes them.
 
 Rows arrive from Ray in any order. The writer buffers each partition's rows per (task,
 decision) (spilling to `_tmp/` past a size limit) until the partition's last row arrives,
@@ -35,9 +45,16 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .prepare import INTERNAL_COLUMNS
 
-MANIFEST = "_manifest.json"
-SUMMARY = "summary.json"
-TMP = "_tmp"
+RUN_DIR = ".run"
+"""Run metadata folder inside an output folder (a dot name: `datasets` skips it)."""
+MANIFEST = f"{RUN_DIR}/manifest.json"
+SUMMARY = f"{RUN_DIR}/summary.json"
+INPUT_IDS = f"{RUN_DIR}/input_ids.pq"
+"""Parquet, but not named `*.parquet`: DuckDB's `**/*.parquet` would read it as a shard."""
+TMP = f"{RUN_DIR}/tmp"
+LOCK = ".lock"
+LEGACY = {"_manifest.json": MANIFEST, "summary.json": SUMMARY, "_run/input_ids.parquet": INPUT_IDS}
+"""Older layout -> current (moved on resume)."""
 SPILL_BYTES = 256 << 20
 
 
@@ -65,8 +82,37 @@ class OutputLayout:
         return self.root / SUMMARY
 
     @property
+    def input_ids(self) -> Path:
+        return self.root / INPUT_IDS
+
+    @property
     def tmp(self) -> Path:
         return self.root / TMP
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK
+
+    def find_manifest(self) -> Path | None:
+        """The manifest file of this folder, in the current or the older layout, if any."""
+        for p in (self.manifest, self.root / "_manifest.json"):
+            if p.is_file():
+                return p
+        return None
+
+    def migrate_legacy(self) -> list[str]:
+        """Move metadata of the older layout (root-level `_manifest.json`, ...) into `.run/`."""
+        moved = []
+        for old, new in LEGACY.items():
+            src, dst = self.root / old, self.root / new
+            if src.exists() and not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+                moved.append(old)
+        for old in ("_run", "_tmp"):
+            if (self.root / old).is_dir():
+                shutil.rmtree(self.root / old, ignore_errors=True)
+        return moved
 
     def clean_partial(self, finished: set[str]) -> list[Path]:
         """Delete temp files and shards of partitions not recorded as finished."""
@@ -112,7 +158,7 @@ def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table
     from their values."""
     extras = table.column("_extra").to_pylist() if "_extra" in table.column_names else [None] * table.num_rows
     table = table.drop_columns([c for c in INTERNAL_COLUMNS if c in table.column_names])
-    dicts = [pickle.loads(b) if b else {} for b in extras]
+    dicts = [_unpickle(b) for b in extras]
     planned = planned if planned is not None else pa.schema([])
     keys = list(planned.names) + [k for k in dict.fromkeys(k for d in dicts for k in d) if k not in planned.names]
     for k in keys:
@@ -129,10 +175,20 @@ def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table
         if arr is None:
             try:
                 arr = pa.array(values)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+            except Exception:  # noqa: BLE001 - values Arrow cannot type together are stored as text
+                arr = pa.array([None if v is None else _text(v) for v in values], pa.string())
         table = table.append_column(k, arr)
     return table
+
+
+def _unpickle(blob: bytes | None) -> dict:
+    if not blob:
+        return {}
+    try:
+        value = pickle.loads(blob)  # our own data (prepare._extra_columns), never input bytes
+    except Exception:  # noqa: BLE001 - a row's extras must not stop the write
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _row_group_rows(table: pa.Table, max_rows: int, max_bytes: int) -> int:
@@ -140,6 +196,13 @@ def _row_group_rows(table: pa.Table, max_rows: int, max_bytes: int) -> int:
         return max_rows
     per_row = max(1, table.nbytes // table.num_rows)
     return max(1, min(max_rows, max_bytes // per_row))
+
+
+def _text(v) -> str:
+    try:
+        return str(v).encode("utf-8", "replace").decode("utf-8")
+    except Exception:  # noqa: BLE001
+        return repr(v)
 
 
 def write_table_atomic(table: pa.Table, path: Path, max_rows: int, max_bytes: int) -> None:
@@ -214,7 +277,7 @@ class ShardWriter:
         return [pid for pid, n in self.expected.items() if self.seen.get(pid, 0) < n]
 
     def _spill(self, pid: str, key: tuple[str, str], group: _Group) -> None:
-        path = self.layout.tmp / pid / f"{key[0]}-{key[1]}-{len(group.spills):05d}.parquet"
+        path = self.layout.tmp / pid / f"{key[0]}-{key[1]}-{len(group.spills):05d}.pq"
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.concat_tables(group.tables, promote_options="default"), path)
         group.spills.append(path)

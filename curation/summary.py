@@ -10,15 +10,23 @@ from .shards import OutputLayout
 
 
 def shard_glob(root: Path) -> str:
+    """The shards of a run as a glob (for readers that glob; the job itself lists the files)."""
     return str(root / "task=*" / "decision=*" / "*.parquet")
 
 
 def summarize_shards(layout: OutputLayout) -> dict:
-    """Counts by task/decision/failure mode and the most common errors, from the shards."""
-    if not layout.all_shards():
+    """Counts by task/decision/failure mode and the most common errors, from the shards.
+
+    The shard files are passed to DuckDB as a bound parameter (a list of paths), never pasted
+    into the SQL text: an output folder named `bob's run` or `x'); COPY ...` is just a name."""
+    files = [str(p) for p in layout.all_shards()]
+    if not files:
         return {"rows": 0, "by_task_decision": {}, "by_failure_mode": {}, "errors": []}
     con = duckdb.connect(":memory:")
-    src = (f"read_parquet('{shard_glob(layout.root)}', hive_partitioning=true, union_by_name=true)")
+    con.execute(
+        "CREATE TEMP TABLE shard_rows AS SELECT task, decision, failure_modes, error, duplicate_count "
+        "FROM read_parquet($files, hive_partitioning = true, union_by_name = true)", {"files": files})
+    src = "shard_rows"
     rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
     by_td: dict[str, dict[str, int]] = {}
     for task, decision, n in con.execute(

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 from curation.cli import build_parser, config_from_args  # noqa: E402
 from curation.demo import DEMO_DIR, apply_demo_defaults  # noqa: E402
 from curation.job import run_score_job  # noqa: E402
+from curation.inputs import InputError  # noqa: E402
 from curation.manifest import OutputConflict  # noqa: E402
 
 
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         from curation.shards import OutputLayout
 
         layout = OutputLayout(Path(cfg.output.path))
-        if layout.manifest.exists() and RunManifest.load(layout.manifest).config_hash != cfg.hash():
+        found = layout.find_manifest()
+        if found is not None and RunManifest.load(found).config_hash != cfg.hash():
             cfg.output.overwrite = True
     try:
         result = run_score_job(cfg)
-    except OutputConflict as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (OutputConflict, InputError) as e:
+        # Bad usage (missing or empty input, output that is a file, an input, or locked by another
+        # writer, a conflicting previous run): one line and exit 2, no traceback.
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     if demo:
         from curation.measure import format_measurement, measure_against_truth, write_measurement

@@ -10,6 +10,7 @@ import pytest
 
 from curation.job import run_score_job
 from curation.manifest import OutputConflict
+from curation.shards import OutputLayout
 
 from .conftest import job_config
 from .inputs_factory import write_mixed_input
@@ -122,10 +123,10 @@ def test_shard_layout_columns_and_summary(mixed_run):
     assert set(df.dropna(subset=["vqa_template"])["vqa_template"]) == {'Does this image show "{}"?'}
     raw = df.set_index("sample_id").loc["raw-bytes-1"]
     assert raw["extra_label"] == 0.75
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads(OutputLayout(out).summary.read_text())
     assert summary["rows"] == len(df) and summary["rows_per_s"] > 0
     assert sum(sum(d.values()) for d in summary["by_task_decision"].values()) == len(df)
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(OutputLayout(out).manifest.read_text())
     assert set(manifest["finished"]) == set(manifest["partitions"])
     md = pq.read_schema(files[0]).metadata
     assert b"huggingface" in md

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curation.shards import OutputLayout
+
 from .inputs_factory import png
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +59,7 @@ def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path, judges):
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
     proc = subprocess.Popen(_cmd(inp, crashed, judges, "--num-cpus", "2"), env=_env(), cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    manifest = crashed / "_manifest.json"
+    manifest = OutputLayout(crashed).manifest
     finished: dict = {}
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -93,7 +95,7 @@ def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path, judges):
         assert after["finished"][pid]["attempt"] == 1
     for f, stamp in stamps.items():  # finished partitions were not rewritten
         assert (os.stat(crashed / f).st_ino, os.stat(crashed / f).st_mtime_ns) == stamp
-    summary = json.loads((crashed / "summary.json").read_text())
+    summary = json.loads(OutputLayout(crashed).summary.read_text())
     assert summary["partitions_skipped"] == len(done_before)
     assert summary["partitions_scored"] == len(partitions) - len(done_before)
 
@@ -135,7 +137,7 @@ def test_ray_job_submit_against_a_loopback_head(tmp_path, judges):
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         assert "succeeded" in (r.stdout + r.stderr).lower()
         assert len(_rows(out)) == 12
-        assert json.loads((out / "summary.json").read_text())["rows"] == 12
+        assert json.loads(OutputLayout(out).summary.read_text())["rows"] == 12
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # only the head this test started
         try:
