@@ -10,13 +10,19 @@ The published Skywork-UniPic-1.5B release is a pickled `pytorch_model.bin` (keys
 (`{"model": LDM-named VAE weights}`), and a Qwen2.5 tokenizer folder. `convert_published`
 maps their names onto ours, checks every shape against the target config and refuses any
 mismatch with a report. Pickles are read with `torch.load(weights_only=True)` only.
+
+A converted release describes images through the published path by default
+(`understanding_encoder="mar"`: MAR-encoder features in the `<image>` slots, as the release's
+`image2text.py` and understanding loss do). Its SigLIP2 weights are converted too, but the
+published code never calls them: the SigLIP2 path is this project's own and has not been
+validated against the released weights.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -127,10 +133,11 @@ def load_tokenizer(folder: str | os.PathLike, image_token: str = "<image>"):
 
 
 def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "auto",
-                    dtype: str | torch.dtype = "auto") -> UniPic:
+                    dtype: str | torch.dtype = "auto", understanding_encoder: str | None = None) -> UniPic:
     """Load a folder written by `save_pretrained` (or `convert_published`) in eval mode.
 
-    `device` 'auto' picks CUDA when visible; `dtype` 'auto' gives bf16 on CUDA, fp32 on CPU.
+    `device` 'auto' picks CUDA when visible; `dtype` 'auto' gives bf16 on CUDA, fp32 on CPU;
+    `understanding_encoder` ('mar' or 'siglip') overrides the folder's choice.
     """
     from safetensors.torch import load_file
 
@@ -138,6 +145,9 @@ def load_pretrained(folder: str | os.PathLike, device: str | torch.device = "aut
 
     folder = Path(folder)
     config = UniPicConfig.load(folder / CONFIG_NAME)
+    if understanding_encoder is not None:
+        config = replace(config, understanding_encoder=understanding_encoder)
+        config.validate()
     device = resolve_device(device) if isinstance(device, str) else device
     dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
     state = load_file(str(folder / WEIGHTS_NAME))
@@ -222,16 +232,20 @@ def map_published_keys(model_state: dict[str, torch.Tensor], vae_state: dict[str
 
 def convert_published(model_path: str | os.PathLike, kl16_path: str | os.PathLike,
                       tokenizer_dir: str | os.PathLike, out_folder: str | os.PathLike,
-                      config: UniPicConfig | None = None, dtype: torch.dtype | None = torch.bfloat16) -> MatchReport:
+                      config: UniPicConfig | None = None, dtype: torch.dtype | None = torch.bfloat16,
+                      understanding_encoder: str = "mar") -> MatchReport:
     """Convert the published release to our folder format; raise CheckpointMismatchError on any mismatch.
 
     model_path: `pytorch_model.bin` (or its folder); kl16_path: MAR's `kl16.ckpt`;
     tokenizer_dir: the Qwen2.5-1.5B-Instruct folder (or any saved Qwen tokenizer).
-    `config` defaults to `UniPicConfig.full()`. Returns the (clean) match report.
+    `config` defaults to `UniPicConfig.full()`. `understanding_encoder` is written into the
+    folder's config: 'mar' (default) is the published understanding path; 'siglip' is this
+    project's own, not validated against the released weights. Returns the (clean) match report.
     """
     from safetensors.torch import save_file
 
-    config = config or UniPicConfig.full()
+    config = replace(config or UniPicConfig.full(), understanding_encoder=understanding_encoder)
+    config.validate()
     state, ignored = map_published_keys(_read_published_model(Path(model_path)),
                                         torch_load_weights(kl16_path), config)
     report = match_state_dict(state, config, ignored)

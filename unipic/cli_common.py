@@ -7,6 +7,14 @@ import argparse
 from .sampling import SampleOptions
 
 
+def add_understanding_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--understanding-encoder", choices=["mar", "siglip"], default=None,
+                        help="encoder of the image: 'mar' (MAR-encoder features, the published UniPic path and "
+                             "the default of converted published checkpoints) or 'siglip' (SigLIP2, this "
+                             "project's own path, not validated against released weights); default: the "
+                             "checkpoint's unipic_config.json")
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint",
                         help="UniPic checkpoint folder (unipic_config.json, model.safetensors, tokenizer/)")
@@ -16,7 +24,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     d = SampleOptions()
-    parser.add_argument("--num-iter", type=int, default=d.num_iter, help="masked-autoregressive iterations")
+    parser.add_argument("--num-iter", type=int, default=d.num_iter,
+                        help=f"masked-autoregressive iterations (default {d.num_iter}, the report's evaluation "
+                             "protocol; the published UniPic CLIs use 32)")
     parser.add_argument("--guidance", type=float, default=d.guidance_scale, help="classifier-free guidance scale")
     parser.add_argument("--guidance-schedule", choices=["constant", "linear"], default=d.guidance_schedule)
     parser.add_argument("--temperature", type=float, default=d.temperature, help="diffusion noise temperature")
@@ -34,4 +44,5 @@ def sample_options(args: argparse.Namespace, seed: int | None = None) -> SampleO
 def load_model(args: argparse.Namespace):
     from .checkpoint import load_pretrained
 
-    return load_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+    return load_pretrained(args.checkpoint, device=args.device, dtype=args.dtype,
+                           understanding_encoder=getattr(args, "understanding_encoder", None))

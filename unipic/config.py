@@ -181,7 +181,10 @@ class UniPicConfig:
     image_size: int = 1024
     """Default generation and editing resolution in pixels."""
     understanding_encoder: Literal["siglip", "mar"] = "siglip"
-    """Encoder of understanding inputs: SigLIP2 (the paper) or the MAR encoder (published code)."""
+    """Encoder of understanding inputs: 'mar' is the published code's path (MAR-encoder features in
+    the `<image>` slots; what `convert_published` writes for a released checkpoint); 'siglip' (SigLIP2,
+    the report's description) is this project's own path, the default for models trained here, and
+    has not been validated against released weights."""
     image_token: str = "<image>"
     """Special token whose embeddings are replaced by image features."""
 

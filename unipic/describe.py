@@ -4,7 +4,9 @@
         [--question "What is in the picture?"] [--sample --temperature 0.7] [--out answers.jsonl]
 
 Prints one JSON line per image ({"image", "question", "answer"}) and optionally writes them
-to --out. Decoding is greedy unless --sample.
+to --out. Decoding is greedy unless --sample. The image goes through the encoder the checkpoint
+names (`understanding_encoder`; a converted published checkpoint names 'mar', the published
+path) unless --understanding-encoder overrides it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli_common import add_model_args, load_model
+from .cli_common import add_model_args, add_understanding_args, load_model
 from .prompts import DEFAULT_QUESTION
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m unipic.describe", description=__doc__.split("\n")[0])
     add_model_args(parser)
+    add_understanding_args(parser)
     parser.add_argument("--image", action="append", required=True, help="image file (repeatable)")
     parser.add_argument("--question", default=DEFAULT_QUESTION, help="question asked about every image")
     parser.add_argument("--max-new-tokens", type=int, default=256)

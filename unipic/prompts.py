@@ -7,6 +7,11 @@ LLM at the positions of a special `<image>` token: the user turn is
 MAR tokens plus buffers for editing; SigLIP patches, or MAR tokens plus buffers, for
 understanding). Batches are left-padded; positions come from the attention mask, so left
 and right padding give the same result.
+
+Captions, instructions, questions and answers are stripped of surrounding whitespace before
+they are tokenized, as the published training datasets and scripts do (`text.strip()` in
+`text2image.py`'s datasets, `prompt.strip()` in `image_edit.py`, question/answer `.strip()` in the
+understanding datasets), so " a cat\n" and "a cat" give the same tokens.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ T2I_TEMPLATE = "Generate an image: {}"
 T2I_UNCONDITIONAL = "Generate an image."
 EDIT_UNCONDITIONAL = "Repeat this image."
 DEFAULT_QUESTION = "Describe the image in detail."
+
+
+def t2i_text(caption: str) -> str:
+    """'Generate an image: {caption}' with the caption stripped (published training and scripts)."""
+    return T2I_TEMPLATE.format(caption.strip())
 
 
 @dataclass
@@ -56,8 +66,10 @@ class PromptBuilder:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def user_turn(self, text: str, image_tokens: int = 0, max_text_tokens: int | None = None) -> list[int]:
-        """Token ids of one user turn (optionally with K image placeholders) and the assistant header."""
-        body = self._ids(("\n" if image_tokens else "") + text)
+        """Token ids of one user turn (optionally with K image placeholders) and the assistant header.
+
+        `text` is stripped first, as the published code strips prompts and instructions."""
+        body = self._ids(("\n" if image_tokens else "") + text.strip())
         if max_text_tokens is not None:
             body = body[:max_text_tokens]
         return self._prefix + [self.image_token_id] * image_tokens + body + self._suffix
@@ -78,7 +90,7 @@ class PromptBuilder:
     # ------------------------------------------------------------------ tasks
     def text_to_image(self, captions: Sequence[str], max_text_tokens: int | None = None) -> TokenBatch:
         """'Generate an image: {caption}' prompts."""
-        return self.pad([self.user_turn(T2I_TEMPLATE.format(c), 0, max_text_tokens) for c in captions])
+        return self.pad([self.user_turn(t2i_text(c), 0, max_text_tokens) for c in captions])
 
     def text_to_image_unconditional(self, n: int) -> TokenBatch:
         """The real unconditional prompt 'Generate an image.' (also the caption-dropout target)."""
@@ -101,7 +113,7 @@ class PromptBuilder:
             return self.pad(rows)
         full, labels = [], []
         for row, answer in zip(rows, answers):
-            target = self._ids(answer) + [self.end_of_turn_id]
+            target = self._ids(answer.strip()) + [self.end_of_turn_id]
             full.append(row + target)
             labels.append([-100] * len(row) + target)
         return self.pad(full, labels)

@@ -30,7 +30,8 @@ class SampleOptions:
     """Settings of one sampling call."""
 
     num_iter: int = 64
-    """Masked-autoregressive iterations."""
+    """Masked-autoregressive iterations: 64 is the report's evaluation protocol; every published
+    UniPic CLI (`text2image.py`, `batch_text2image.py`, `image_edit.py`) defaults to 32."""
     guidance_scale: float = 3.0
     """Classifier-free guidance scale (1 = conditional only)."""
     guidance_schedule: Literal["constant", "linear"] = "constant"

@@ -1,10 +1,14 @@
 """Image understanding: image + question -> text.
 
-SigLIP path (the paper's design, the default): the image is padded to a grey square,
-resized to `SiglipConfig.image_size` and patchified by `Siglip2ImageProcessor`; the patch
-features go through `siglip_proj` into the `<image>` slots of the question prompt. MAR path
-(`understanding_encoder="mar"`, the published code's behaviour): codec -> MAR encoder ->
-`proj_in`, L + buffer slots. The LLM then decodes greedily or by sampling.
+MAR path (`understanding_encoder="mar"`, the published code's path and the default of a
+converted published checkpoint): the image is padded to a grey (127) square and resized to the
+model's image size, as the release's `image2text.py` does, then codec -> MAR encoder ->
+`proj_in`, L + buffer features in the `<image>` slots of the question prompt. SigLIP path
+(`"siglip"`, the report's description and the default for models trained here; this project's
+own, not validated against released weights, which the published code never calls): the image
+is padded to a grey square, resized to `SiglipConfig.image_size` and patchified by
+`Siglip2ImageProcessor`; the patch features go through `siglip_proj` into the `<image>` slots.
+The LLM then decodes greedily or by sampling.
 """
 
 from __future__ import annotations

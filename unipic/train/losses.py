@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..model import UniPic, truncated_normal_mask_ratio
-from ..prompts import EDIT_UNCONDITIONAL, T2I_TEMPLATE, T2I_UNCONDITIONAL
+from ..prompts import EDIT_UNCONDITIONAL, T2I_UNCONDITIONAL, t2i_text
 from .data import GlobalBatch, decode_rows, dropped, seeded_rng
 
 
@@ -126,7 +126,7 @@ def build_inputs(model: UniPic, task: str, batch: GlobalBatch, step: int, seed: 
 
 def prompts_t2i(caption: str, drop: bool) -> str:
     """The user text of a text-to-image sample (the unconditional prompt when its caption is dropped)."""
-    return T2I_UNCONDITIONAL if drop else T2I_TEMPLATE.format(caption)
+    return T2I_UNCONDITIONAL if drop else t2i_text(caption)
 
 
 class TrainingModule(nn.Module):
