@@ -6,11 +6,13 @@ and the answer key `truth.parquet`) and the scoring job's shards over the same c
 Both arms train the world model (`unipic.train.world`: tiny UniPic, PCA patch codec, 48 px)
 from the same initial weights, for the same steps with the same seed and batch size, stage
 `ct` (text-to-image and editing): arm `all` reads every readable candidate row, arm `keep`
-reads the shards' `decision=keep` rows. Each arm's final EMA model then generates images
-for held-out prompts (captions of world scenes from a seed the candidates do not use, none
-equal to a training caption) and `synthetic.truth.matches` checks them. Prints and writes
-`<out>/curation_pays.json`: per arm the rows read, the share of planted faults among them,
-and prompt-match accuracy (colour, shape, count, position, all), plus the untrained model's.
+reads the shards' `decision=keep` rows. Each arm's final EMA model is then scored by the
+GenEval-style evaluation (`unipic.evaluate`): held-out prompts spread evenly over its six
+categories (world captions from its fixed seed, none equal to a candidate caption), the images
+read back with `synthetic.truth`. Prints and writes `<out>/curation_pays.json`: per arm the rows
+read, the share of planted faults among them, and under `prompt_match` the per-category accuracy,
+the overall score and the caption-match rates (colour, shape, count, position, all), plus the
+untrained model's.
 
     python pipelines/exp_curation_pays.py --candidates runs/demo/candidates --shards runs/demo/shards \
         [--out runs/curation-pays] [--steps 6000] [--batch-size 32] [--lr 3e-3] [--eval-prompts 96] \
@@ -48,8 +50,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-prompts", type=int, default=96)
-    p.add_argument("--single-object-eval", action="store_true", help="held-out prompts with one object each")
+    p.add_argument("--eval-prompts", type=int, default=96,
+                   help="held-out prompts per arm, spread evenly over the GenEval categories")
+    p.add_argument("--single-object-eval", action="store_true",
+                   help="only the single-object GenEval categories (single object, colours)")
     p.add_argument("--no-edit", action="store_true", help="train text-to-image only")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (the tiny model runs fastest on one; more thrash on shared cores)")

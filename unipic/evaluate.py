@@ -145,25 +145,32 @@ def learning_demo_captions() -> set[str]:
     return {caption(s) for s in single_object_scenes()}
 
 
-def geneval_items(per_category: int = DEFAULT_PER_CATEGORY, seed: int = EVAL_SEED, exclude: Iterable[str] = (),
-                  categories: Sequence[str] = CATEGORIES) -> list[EvalItem]:
-    """The fixed held-out prompt set: `per_category` items per category (see the module docstring)."""
+def geneval_items(per_category: int | dict[str, int] = DEFAULT_PER_CATEGORY, seed: int = EVAL_SEED,
+                  exclude: Iterable[str] = (), categories: Sequence[str] = CATEGORIES) -> list[EvalItem]:
+    """The fixed held-out prompt set: `per_category` items per category (or a count per category;
+    a category's items are always the first ones of its stream), see the module docstring."""
     from synthetic import caption
 
     skip = set(exclude) | learning_demo_captions()
+    counts = per_category if isinstance(per_category, dict) else {c: per_category for c in categories}
     items = []
     for category in categories:
         i = found = 0
-        while found < per_category:
+        while found < counts.get(category, 0):
             scene = _draw_scene(category, _rng(seed, f"geneval/{category}", i))
             i += 1
-            if i > 1000 * (per_category + 1):
-                raise ValueError(f"cannot draw {per_category} {category} prompts outside `exclude`")
+            if i > 1000 * (counts[category] + 1):
+                raise ValueError(f"cannot draw {counts[category]} {category} prompts outside `exclude`")
             if caption(scene) in skip:
                 continue
             items.append(EvalItem(scene, (category,)))
             found += 1
     return items
+
+
+def split_evenly(total: int, categories: Sequence[str] = CATEGORIES) -> dict[str, int]:
+    """`total` prompts spread over `categories` (the first ones get one more when it does not divide)."""
+    return {c: total // len(categories) + (k < total % len(categories)) for k, c in enumerate(categories)}
 
 
 def items_for_scenes(scenes: Sequence) -> list[EvalItem]:
@@ -249,12 +256,13 @@ def judge_image(item: EvalItem, image: Image.Image | np.ndarray) -> dict:
 
 
 def summarise(results: list[dict], categories: Sequence[str] = CATEGORIES) -> dict:
-    """Per-category accuracy, the overall score (mean over categories with prompts), fact rates."""
+    """Per-category accuracy, the overall score (mean over categories with prompts), prompts per
+    category, the rate of each caption-match fact (`FACTS`, top-level keys) and the image count."""
     per = {c: [r["categories"][c] for r in results if c in r["categories"]] for c in categories}
     scores = {c: float(np.mean(v)) for c, v in per.items() if v}
     return {"categories": scores, "overall": float(np.mean(list(scores.values()))) if scores else 0.0,
             "counts": {c: len(v) for c, v in per.items() if v},
-            "facts": {k: float(np.mean([r[k] for r in results])) if results else 0.0 for k in FACTS},
+            **{k: float(np.mean([r[k] for r in results])) if results else 0.0 for k in FACTS},
             "n": len(results)}
 
 

@@ -14,6 +14,7 @@ import pytest
 from unipic.evaluate import (
     CATEGORIES,
     EDIT_KINDS,
+    FACTS,
     blank_generator,
     categories_of,
     edit_items,
@@ -22,6 +23,7 @@ from unipic.evaluate import (
     geneval_items,
     identity_editor,
     learning_demo_captions,
+    split_evenly,
     truth_editor,
     truth_generator,
 )
@@ -47,6 +49,16 @@ def test_six_categories_of_fixed_seeded_held_out_prompts(items):
     again = geneval_items(12, exclude=excluded)
     assert len(again) == len(items) and not {it.prompt for it in again} & excluded
     assert {it.prompt for it in items} - excluded <= {it.prompt for it in again}
+    # a total spread over categories takes each category's first items
+    assert split_evenly(3, ("single_object", "colours")) == {"single_object": 2, "colours": 1}
+    counts = split_evenly(8)
+    assert list(counts.values()) == [2, 2, 1, 1, 1, 1]
+    some = geneval_items(counts)
+
+    def of(its, c):
+        return [it.prompt for it in its if it.categories == (c,)]
+
+    assert all(of(some, c) == of(items, c)[:counts[c]] for c in CATEGORIES)
 
 
 @pytest.mark.parametrize("size", [48, 64])
@@ -54,10 +66,10 @@ def test_perfect_generator_scores_one_and_blank_zero(items, size):
     perfect = evaluate_generation(truth_generator(size), items)
     assert perfect["categories"] == {c: 1.0 for c in CATEGORIES} and perfect["overall"] == 1.0
     assert perfect["counts"] == {c: 12 for c in CATEGORIES} and perfect["n"] == len(items)
-    assert all(v == 1.0 for v in perfect["facts"].values())
+    assert all(perfect[k] == 1.0 for k in FACTS)
     blank = evaluate_generation(blank_generator(size), items)
     assert blank["categories"] == {c: 0.0 for c in CATEGORIES} and blank["overall"] == 0.0
-    assert all(v == 0.0 for v in blank["facts"].values())
+    assert all(blank[k] == 0.0 for k in FACTS)
 
 
 def _render_changed(change):
@@ -80,7 +92,8 @@ def test_each_category_fails_the_images_that_break_what_it_checks(items):
     def swap_colours(scene):  # bindings swapped (two objects), otherwise recoloured
         objs = scene.objects
         if len(objs) == 2 and objs[0].colour != objs[1].colour:
-            return scene.with_objects([replace(objs[0], colour=objs[1].colour), replace(objs[1], colour=objs[0].colour)])
+            a, b = objs
+            return scene.with_objects([replace(a, colour=b.colour), replace(b, colour=a.colour)])
         return recolour(scene)
 
     def move(scene):  # every object to a free position, or the objects' positions rotated
@@ -132,7 +145,7 @@ def test_facts_and_categories_of_arbitrary_scenes():
     assert [it.categories for it in its] == [("single_object", "counting", "colours"),
                                             ("two_objects", "position", "colour_attribution"), ()]
     result = evaluate_generation(truth_generator(48), its)
-    assert result["n"] == 3 and result["facts"]["all_ok"] == 1.0 and result["overall"] == 1.0
+    assert result["n"] == 3 and result["all_ok"] == 1.0 and result["overall"] == 1.0
     assert "counting" in result["categories"] and result["counts"]["counting"] == 1
 
 

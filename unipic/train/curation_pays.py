@@ -1,6 +1,6 @@
 """Does curation pay? The experiment behind `pipelines/exp_curation_pays.py` (see its docstring):
 train the same tiny world model twice, on all candidates and on the kept rows, and compare
-prompt-match accuracy on held-out prompts."""
+them with the GenEval-style evaluation (`unipic.evaluate`) on held-out prompts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -42,29 +41,13 @@ class CurationPaysConfig:
     seed: int = 0
     """Seed of the model init, data order and sampling."""
     eval_prompts: int = 96
-    """Held-out prompts generated per arm."""
+    """Held-out prompts generated per arm, spread evenly over the GenEval categories."""
     single_object_eval: bool = False
-    """Held-out prompts with one object each."""
+    """Only the single-object GenEval categories (single object, colours)."""
     no_edit: bool = False
     """Train text-to-image only."""
     threads: int = 1
     """Torch CPU threads (the tiny model runs fastest on one)."""
-
-
-EVAL_SEED = 424242
-"""Seed of the held-out evaluation scenes (candidates use the scoring demo's seed)."""
-
-
-def held_out_scenes(n: int, exclude: set[str], single_object: bool) -> list:
-    from synthetic import caption, random_scene
-
-    rng = np.random.default_rng(EVAL_SEED)
-    out = []
-    while len(out) < n:
-        scene = random_scene(rng, n_objects=1 if single_object else None, word_prob=0.0)
-        if caption(scene) not in exclude:
-            out.append(scene)
-    return out
 
 
 def arm_rows(cfg, truth: dict) -> dict:
@@ -121,7 +104,9 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
     from unipic.checkpoint import load_pretrained, save_pretrained
     from unipic.sampling import SampleOptions
     from unipic.train.loop import TrainConfig, run_local
-    from unipic.train.world import build_world_model, prompt_match
+    from unipic.evaluate import (CATEGORIES, EVAL_SEED, evaluate_generation, geneval_items, model_generator,
+                                 split_evenly)
+    from unipic.train.world import build_world_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,15 +141,20 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
 
     train_captions = set(ds.dataset(sorted(str(f) for f in candidates.glob("candidates-*.parquet")))
                          .to_table(columns=["prompt"]).column("prompt").to_pylist())
-    scenes = held_out_scenes(args.eval_prompts, train_captions, args.single_object_eval)
+    categories = ("single_object", "colours") if args.single_object_eval else CATEGORIES
+    items = geneval_items(split_evenly(args.eval_prompts, categories), exclude=train_captions,
+                          categories=categories)  # held out: no candidate caption is an evaluation prompt
     options = SampleOptions(num_iter=32, guidance_scale=3.0, temperature=0.7, seed=1000 + args.seed)
     strip = lambda r: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items() if k != "results"}  # noqa: E731
 
+    def held_out(model) -> dict:  # GenEval-style categories, overall and caption-match facts, no per-image rows
+        return strip(evaluate_generation(model_generator(model, options), items))
+
     report = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-              "eval_prompts": len(scenes), "single_object_eval": args.single_object_eval,
+              "eval_prompts": len(items), "eval_seed": EVAL_SEED, "single_object_eval": args.single_object_eval,
               "candidates": str(candidates), "shards": shards, "oracle": args.oracle,
               "min_reward": args.min_reward, "min_vqa": args.min_vqa, "arms": {}}
-    report["untrained"] = strip(prompt_match(load_pretrained(init, device="cpu", dtype=torch.float32), scenes, options))
+    report["untrained"] = held_out(load_pretrained(init, device="cpu", dtype=torch.float32))
     for name, cfg in configs.items():
         rows = arm_rows(cfg, truth)
         if not rows.get("t2i", {}).get("rows"):
@@ -176,7 +166,7 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
         minutes = (time.perf_counter() - start) / 60
         model = load_pretrained(Path(cfg.output) / "final" / "ema", device="cpu", dtype=torch.float32)
         report["arms"][name] = {"data": rows, "train_minutes": round(minutes, 2),
-                                "prompt_match": strip(prompt_match(model, scenes, options))}
+                                "prompt_match": held_out(model)}
         print(json.dumps({name: report["arms"][name]}), flush=True)
     (out / "curation_pays.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -14,7 +14,7 @@ data in the scoring job's shard layout, and prompt-match accuracy against known 
   center, on a white background") written as `task=t2i/decision=keep/part-*.parquet`.
 - `prompt_match(model, scenes)`: generate one image per scene and read it back with
   `synthetic.truth.matches`; the share of images whose colour, shape, count, position and
-  everything match.
+  everything match, and the GenEval-style category scores (`unipic.evaluate`).
 """
 
 from __future__ import annotations
@@ -139,29 +139,13 @@ def prompt_match(model: UniPic, scenes: list, options=None, batch_size: int = 32
     """Generate one image per scene (its caption as the prompt) and check it against the scene.
 
     Returns the rates of colour_ok, shape_ok, count_ok, position_ok, all_ok over the scenes
-    (`synthetic.truth.matches`), the number of scenes, and per-scene results.
+    (`synthetic.truth.matches`), the number of scenes, and per-scene results; and, through
+    `unipic.evaluate` (which does the generating and reading back), the GenEval-style category
+    scores of the scenes that fit a category (`categories`, `overall`).
     """
-    from synthetic import caption, matches
+    from ..evaluate import evaluate_generation, items_for_scenes, model_generator
 
-    from ..images import to_pil
-    from ..sampling import SampleOptions, generate_images
-
-    options = options or SampleOptions(num_iter=32, guidance_scale=3.0, temperature=0.7, seed=0)
-    was_training = model.training
-    model.eval()
-    results = []
-    try:
-        for start in range(0, len(scenes), batch_size):
-            chunk = scenes[start:start + batch_size]
-            opts = dataclasses.replace(options, seed=None if options.seed is None else options.seed + start)
-            images = generate_images(model, [caption(s) for s in chunk], opts)
-            for scene, image in zip(chunk, to_pil(images)):
-                results.append({"prompt": caption(scene), **matches(image, scene)})
-    finally:
-        model.train(was_training)
-    keys = ("colour_ok", "shape_ok", "count_ok", "position_ok", "all_ok")
-    rates = {k: float(np.mean([r[k] for r in results])) if results else 0.0 for k in keys}
-    return {**rates, "n": len(results), "results": results}
+    return evaluate_generation(model_generator(model, options, batch_size), items_for_scenes(scenes))
 
 
 # ---------------------------------------------------------------------- the learning demo
