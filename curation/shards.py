@@ -100,6 +100,20 @@ class OutputLayout:
                 return p
         return None
 
+    def find_summary(self) -> Path | None:
+        """The summary file, in the current or the older layout, if any."""
+        for p in (self.summary, self.root / "summary.json"):
+            if p.is_file():
+                return p
+        return None
+
+    def find_input_ids(self) -> Path | None:
+        """The input-id index (Parquet), in the current or the older layout, if any."""
+        for p in (self.input_ids, self.root / "_run" / "input_ids.parquet"):
+            if p.is_file():
+                return p
+        return None
+
     def migrate_legacy(self) -> list[str]:
         """Move metadata of the older layout (root-level `_manifest.json`, ...) into `.run/`."""
         moved = []
@@ -162,8 +176,12 @@ def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table
     planned = planned if planned is not None else pa.schema([])
     keys = list(planned.names) + [k for k in dict.fromkeys(k for d in dicts for k in d) if k not in planned.names]
     for k in keys:
-        if k in table.column_names:
-            continue
+        name = k
+        if name in table.column_names:  # a job column this run adds: keep both, never drop or overwrite
+            base, i = f"{S.RENAMED_INPUT_PREFIX}{k}", 2
+            name = base
+            while name in table.column_names or name in keys:
+                name, i = f"{base}_{i}", i + 1
         values = [d.get(k) for d in dicts]
         arr = None
         if k in planned.names:
@@ -177,7 +195,7 @@ def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table
                 arr = pa.array(values)
             except Exception:  # noqa: BLE001 - values Arrow cannot type together are stored as text
                 arr = pa.array([None if v is None else _text(v) for v in values], pa.string())
-        table = table.append_column(k, arr)
+        table = table.append_column(name, arr)
     return table
 
 

@@ -85,3 +85,17 @@ def test_planned_extra_columns_are_unified_across_files(tmp_path):
     out = restore_extra(table, schema)
     assert out.column_names[:1] == ["x"] and set(schema.names) <= set(out.column_names)
     assert out.schema.field("score_x").type == pa.float64() and out.column("score_x").to_pylist() == [3.0, None]
+
+
+def test_restore_extra_never_drops_or_overwrites_a_column():
+    """An extra input column whose name a job column already has is kept under another name."""
+    import pickle
+
+    from curation.shards import restore_extra
+
+    table = pa.table({"vqa_score": [0.5, 0.7], "_extra": [pickle.dumps({"vqa_score": "mine", "odd": 2**70}),
+                                                          b"not a pickle"]})
+    out = restore_extra(table)
+    assert out.column("vqa_score").to_pylist() == [0.5, 0.7]
+    assert out.column("input_vqa_score").to_pylist() == ["mine", None]
+    assert out.column("odd").to_pylist() == [str(2**70), None]  # too big for Arrow ints: kept as text
