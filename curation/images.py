@@ -301,8 +301,11 @@ def decode_image(data: bytes, max_pixels: int, bomb_limit: int) -> tuple[Image.I
         im.load()
     except Image.DecompressionBombError as e:
         raise ValueError(f"decompression bomb: {e}") from e
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
+    except Exception as e:  # noqa: BLE001 - whatever PIL raises on bad data is this row's error
         raise ValueError(f"cannot decode image: {type(e).__name__}: {e}") from e
     if im.mode != "RGB":
         notes.append(f"converted {im.mode} image to RGB")
-    return bounded_resize(to_rgb(im), max_pixels), notes
+    try:
+        return bounded_resize(to_rgb(im), max_pixels), notes
+    except Exception as e:  # noqa: BLE001 - an image mode or size the converters cannot take
+        raise ValueError(f"cannot convert image ({im.mode}, {im.width}x{im.height}) to RGB: {type(e).__name__}: {e}") from e
