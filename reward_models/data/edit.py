@@ -8,7 +8,6 @@ instruction) are skipped with a count in a `SkipLog`.
 from __future__ import annotations
 
 import itertools
-import os
 import random
 from typing import Iterator
 

@@ -237,10 +237,6 @@ def parse_json_records(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def is_local(path_or_id: str) -> bool:
-    return Path(path_or_id).exists()
-
-
 def cache_root() -> Path:
     """Where archives are extracted once (`REWARD_MODELS_CACHE`, default `~/.cache/reward_models`)."""
     return Path(os.environ.get("REWARD_MODELS_CACHE") or Path.home() / ".cache" / "reward_models")

@@ -328,7 +328,7 @@ class TarImages:
                         return
         self.complete.touch()  # one full pass: everything the archive holds is here
 
-    def open(self, name: str) -> Image:
+    def open(self, name: str):
         self.ensure([name])
         return decode_image(str(self.path(name)))
 
