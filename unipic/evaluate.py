@@ -18,6 +18,9 @@ checks, in the world's terms:
 - colour attribution: two objects of different shapes and colours; correct iff the (largest)
   found object of each shape has its own colour (swapped bindings fail).
 
+Only object-sized, solid blobs count as found objects, and none in a picture that reads back as
+more than MAX_BLOBS blobs (colour noise): what a detector's confidence threshold does.
+
 A category's score is the share of its prompts that are correct; the overall score is the mean
 over categories, as GenEval's. Every image also gets the world's caption-match facts
 (`synthetic.truth.matches`: colour_ok, shape_ok, count_ok, position_ok, all_ok), reported as
@@ -184,7 +187,8 @@ class ReadBack:
     """What the world's read-back finds in one image of a prompt's scene."""
 
     objects: list
-    """`synthetic.truth.DetectedObject`s that are object-sized (`is_object`): what categories judge."""
+    """`synthetic.truth.DetectedObject`s that are object-sized (`is_object`), none in a picture
+    of more than MAX_BLOBS blobs: what the categories judge."""
     blobs: list
     """Every blob the read-back found (what `facts` counted)."""
     facts: dict[str, bool]
@@ -198,6 +202,11 @@ box: what a detector's confidence threshold does, so speckle and smears of colou
 picture are not objects. Clean renders are within 0.1 and fill >= 0.7 (triangles); after blur
 1.0 + noise sigma 15 within 0.37 and fill >= 0.55."""
 MIN_OBJECT_FILL = 0.5
+MAX_BLOBS = 8
+"""A picture in which the read-back finds more colour blobs than this is noise to a detector: no
+object is detected in it. A world picture has at most 3 objects (degraded renders read back
+exactly those); an untrained model's colour noise reads back as 14-28 blobs, some of which are
+object-sized by chance."""
 
 
 def is_object(det, size: int) -> bool:
@@ -223,7 +232,8 @@ def read_back(image: Image.Image | np.ndarray, scene) -> ReadBack:
 
     blobs = analyse(image, background=_background(scene))
     size = min(np.asarray(image).shape[:2])
-    return ReadBack([d for d in blobs if is_object(d, size)], blobs, matches(image, scene))
+    objects = [d for d in blobs if is_object(d, size)] if len(blobs) <= MAX_BLOBS else []
+    return ReadBack(objects, blobs, matches(image, scene))
 
 
 def _largest(objects: list, shape: str):

@@ -72,6 +72,24 @@ def test_perfect_generator_scores_one_and_blank_zero(items, size):
     assert all(blank[k] == 0.0 for k in FACTS)
 
 
+def test_noise_finds_no_object_and_degraded_renders_still_read_back(items):
+    """Colour noise (what an untrained model draws) scores 0; the truth blurred and noised as
+    generated images are still scores (nearly) 1 in every category: the object test is neither
+    fooled by speckle nor too strict for imperfect pictures."""
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(0)
+    noise = evaluate_generation(lambda p: Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)), items)
+    assert noise["categories"] == {c: 0.0 for c in CATEGORIES}
+    render = truth_generator(48)
+
+    def degraded(prompt):
+        a = np.asarray(render(prompt).filter(ImageFilter.GaussianBlur(1.0))).astype(float)
+        return np.clip(a + rng.normal(0, 15, a.shape), 0, 255).astype(np.uint8)
+
+    assert all(v >= 0.9 for v in evaluate_generation(degraded, items)["categories"].values())
+
+
 def _render_changed(change):
     """A generator that renders the prompt's scene after `change(scene)`."""
     from synthetic import parse_caption, render
