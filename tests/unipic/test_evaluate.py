@@ -227,8 +227,11 @@ def test_cli_on_a_tiny_checkpoint(tiny_folder, tmp_path, capsys):
     from unipic.evaluate import main
 
     out = tmp_path / "eval.json"
+    first = geneval_items(2)[0].prompt
+    (tmp_path / "train.txt").write_text(first + "\n")  # training data: this caption is not held out
     report = main(["--checkpoint", str(tiny_folder), "--per-category", "2", "--edits-per-kind", "1",
-                   "--num-iter", "2", "--device", "cpu", "--json", str(out)])
+                   "--num-iter", "2", "--device", "cpu", "--json", str(out),
+                   "--exclude-prompts", str(tmp_path / "train.txt")])
     printed = capsys.readouterr().out
     for name in ("single object", "two objects", "counting", "colours", "position", "colour attribution",
                  "overall", "change colour", "add", "remove", "move"):
@@ -239,6 +242,7 @@ def test_cli_on_a_tiny_checkpoint(tiny_folder, tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert set(saved["generation"]["categories"]) == set(CATEGORIES)
     assert saved["generation"]["n"] == 12 and saved["editing"]["n"] == 4
+    assert saved["excluded_captions"] == 1 and first not in [r["prompt"] for r in saved["generation"]["results"]]
     assert saved["generation"]["overall"] == pytest.approx(np.mean(list(saved["generation"]["categories"].values())))
 
 
