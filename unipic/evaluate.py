@@ -516,9 +516,9 @@ def read_captions(paths: Sequence[str]) -> set[str]:
 
         files = sorted(str(f) for f in path.rglob("*.parquet")) if path.is_dir() else [str(path)]
         for f in files:
-            table = ds.dataset(f).to_table()
-            if "prompt" in table.column_names:
-                out.update(x for x in table.column("prompt").to_pylist() if x)
+            data = ds.dataset(f)
+            if "prompt" in data.schema.names:
+                out.update(x for x in data.to_table(columns=["prompt"]).column("prompt").to_pylist() if x)
     return out
 
 

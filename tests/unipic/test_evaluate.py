@@ -269,3 +269,19 @@ def test_cli_finds_the_weights_of_a_training_run(tiny_model, tmp_path):
     assert ema is not None and torch.all(dict(model.named_parameters())[name] == 0.5)
     with pytest.raises(FileNotFoundError):
         resolve_checkpoint(tmp_path)
+
+
+def test_training_captions_are_read_from_parquet_folders_and_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from unipic.evaluate import read_captions
+
+    part = tmp_path / "shards" / "task=t2i" / "decision=keep"
+    part.mkdir(parents=True)
+    pq.write_table(pa.table({"prompt": ["a red circle on the left, on a white background", None],
+                             "image": [b"x", b"y"]}), part / "part-00000.parquet")
+    pq.write_table(pa.table({"other": [1]}), part / "part-00001.parquet")  # no prompt column: nothing
+    (tmp_path / "p.jsonl").write_text('{"prompt": "a blue square at the top, on a beige background"}\n\n')
+    assert read_captions([str(tmp_path / "shards"), str(tmp_path / "p.jsonl")]) == {
+        "a red circle on the left, on a white background", "a blue square at the top, on a beige background"}
