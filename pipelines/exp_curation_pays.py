@@ -12,11 +12,12 @@ categories (world captions from its fixed seed, none equal to a candidate captio
 read back with `synthetic.truth`. Prints and writes `<out>/curation_pays.json`: per arm the rows
 read, the share of planted faults among them, and under `prompt_match` the per-category accuracy,
 the overall score and the caption-match rates (colour, shape, count, position, all), plus the
-untrained model's.
+untrained model's; unless `--no-edit`, also `edit_check`: per edit kind the share of held-out
+instructions whose requested change happened with the rest unchanged.
 
     python pipelines/exp_curation_pays.py --candidates runs/demo/candidates --shards runs/demo/shards \
         [--out runs/curation-pays] [--steps 6000] [--batch-size 32] [--lr 3e-3] [--eval-prompts 96] \
-        [--single-object-eval] [--no-edit] [--seed 0] [--threads 1]
+        [--single-object-eval] [--eval-edits 8] [--no-edit] [--seed 0] [--threads 1]
     # reference point without judges: decisions from the answer key, on a larger candidate set
     python pipelines/exp_curation_pays.py --candidates runs/cands2k --make-candidates 2000 --oracle ...
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="held-out prompts per arm, spread evenly over the GenEval categories")
     p.add_argument("--single-object-eval", action="store_true",
                    help="only the single-object GenEval categories (single object, colours)")
+    p.add_argument("--eval-edits", type=int, default=8,
+                   help="held-out edit instructions per edit kind for the editing check (0 or --no-edit: none)")
     p.add_argument("--no-edit", action="store_true", help="train text-to-image only")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (the tiny model runs fastest on one; more thrash on shared cores)")

@@ -44,6 +44,8 @@ class CurationPaysConfig:
     """Held-out prompts generated per arm, spread evenly over the GenEval categories."""
     single_object_eval: bool = False
     """Only the single-object GenEval categories (single object, colours)."""
+    eval_edits: int = 8
+    """Held-out edit instructions per edit kind for the editing check (0 or no_edit: none)."""
     no_edit: bool = False
     """Train text-to-image only."""
     threads: int = 1
@@ -104,8 +106,8 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
     from unipic.checkpoint import load_pretrained, save_pretrained
     from unipic.sampling import SampleOptions
     from unipic.train.loop import TrainConfig, run_local
-    from unipic.evaluate import (CATEGORIES, EVAL_SEED, evaluate_generation, geneval_items, model_generator,
-                                 split_evenly)
+    from unipic.evaluate import (CATEGORIES, EVAL_SEED, edit_items, evaluate_editing, evaluate_generation,
+                                 geneval_items, model_editor, model_generator, split_evenly)
     from unipic.train.world import build_world_model
 
     if args.threads:
@@ -147,14 +149,21 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
     options = SampleOptions(num_iter=32, guidance_scale=3.0, temperature=0.7, seed=1000 + args.seed)
     strip = lambda r: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items() if k != "results"}  # noqa: E731
 
+    edits = edit_items(args.eval_edits) if args.eval_edits and not args.no_edit else []
+
     def held_out(model) -> dict:  # GenEval-style categories, overall and caption-match facts, no per-image rows
         return strip(evaluate_generation(model_generator(model, options), items))
+
+    def edit_check(model) -> dict:  # the requested change happened and the rest is unchanged, per edit kind
+        return strip(evaluate_editing(model_editor(model, options), edits, size=model.config.image_size))
 
     report = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
               "eval_prompts": len(items), "eval_seed": EVAL_SEED, "single_object_eval": args.single_object_eval,
               "candidates": str(candidates), "shards": shards, "oracle": args.oracle,
               "min_reward": args.min_reward, "min_vqa": args.min_vqa, "arms": {}}
     report["untrained"] = held_out(load_pretrained(init, device="cpu", dtype=torch.float32))
+    if edits:
+        report["untrained_edit_check"] = edit_check(load_pretrained(init, device="cpu", dtype=torch.float32))
     for name, cfg in configs.items():
         rows = arm_rows(cfg, truth)
         if not rows.get("t2i", {}).get("rows"):
@@ -167,6 +176,8 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
         model = load_pretrained(Path(cfg.output) / "final" / "ema", device="cpu", dtype=torch.float32)
         report["arms"][name] = {"data": rows, "train_minutes": round(minutes, 2),
                                 "prompt_match": held_out(model)}
+        if edits:
+            report["arms"][name]["edit_check"] = edit_check(model)
         print(json.dumps({name: report["arms"][name]}), flush=True)
     (out / "curation_pays.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
