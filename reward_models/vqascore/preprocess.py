@@ -4,7 +4,7 @@ t2v-metrics 3.0 (`qwen2vl_model.py`) hands each image to `qwen_vl_utils.process_
 before the processor. For a still image that is `fetch_image`: RGB, then a "smart resize" to
 the 28-pixel grid (the Qwen2-VL patch 14 times the 2x2 merge) that keeps the aspect ratio and
 the pixel count within [4 * 28 * 28, 16384 * 28 * 28], resampled with PIL's `Image.resize`
-default (bicubic). The processor then runs with its own settings (t2v-metrics 3.0 does not turn
+default (bicubic, computed as the Pillow 10.0.0 that t2v-metrics pins computes it). The processor then runs with its own settings (t2v-metrics 3.0 does not turn
 its resize off), which for a real Qwen2.5-VL processor is the identity on such an image.
 
 `prepare_image(img, max_pixels=None)` does exactly that first step, so the native backend's
@@ -62,13 +62,27 @@ def grid_size(height: int, width: int, grid: int = GRID, min_pixels: int = MIN_P
     return h, w
 
 
+def bicubic_as_pillow10(img: Image.Image, width: int, height: int) -> Image.Image:
+    """`img.resize((width, height))` as Pillow 10.0.0 (which t2v-metrics 3.0 pins) computes it.
+
+    `Image.resize`'s default filter on RGB is bicubic. Pillow 10 resamples in two passes,
+    horizontal then vertical, rounding to 8 bits in between; newer Pillow may run the vertical
+    pass first, which changes pixels by up to ~20 levels when one side shrinks while the other
+    grows (640x480 -> 644x476). Running the two passes explicitly gives Pillow 10's pixels on any
+    version (a pass is skipped when its side does not change, as in Pillow).
+    """
+    if img.width != width:
+        img = img.resize((width, img.height), Image.Resampling.BICUBIC)
+    if img.height != height:
+        img = img.resize((width, height), Image.Resampling.BICUBIC)
+    return img
+
+
 def t2v_metrics_image(img: Image.Image) -> Image.Image:
     """The image t2v-metrics' Qwen2(.5)-VL scorer hands to the processor."""
     img = to_rgb(img)
     h, w = grid_size(img.height, img.width)
-    # PIL's default filter for Image.resize on RGB, which qwen_vl_utils relies on, is bicubic;
-    # PIL returns an unchanged copy when the size already matches.
-    return img.resize((w, h), Image.Resampling.BICUBIC)
+    return bicubic_as_pillow10(img, w, h)
 
 
 def prepare_image(img: Image.Image, max_pixels: int | None = None) -> Image.Image:

@@ -41,13 +41,37 @@ class T2VMetricsConfig:
     Ray build a pip environment with `pip` below."""
     pip: list[str] = field(default_factory=lambda: list(T2V_PIP_REQUIREMENTS))
     """Requirements for the stage's pip environment."""
+    checkpoint: str | None = None
+    """A local folder (or hub id) to load instead of the model entry's weights. For the Qwen2(.5)-VL
+    entries the processor is read from the same folder (t2v-metrics otherwise reads it from the
+    entry's hub id)."""
+    dtype: str | None = None
+    """Override of the entry's torch dtype (t2v-metrics loads Qwen2.5-VL in bfloat16), e.g. 'float32'."""
+    attn_implementation: str | None = "sdpa"
+    """Override of the entry's attention implementation (some entries hard-code flash_attention_2,
+    which needs the flash-attn package); None keeps the entry's."""
 
 
-def runtime_env_for(cfg: T2VMetricsConfig) -> dict:
-    """The Ray runtime_env the t2v-metrics stage runs in."""
-    if cfg.python:
-        return {"py_executable": cfg.python}
-    return {"pip": {"packages": list(cfg.pip), "pip_check": False}}
+def _patch_model_entry(cfg: T2VMetricsConfig) -> None:
+    """Point the package's model-table entry at a local checkpoint / dtype / attention. In place:
+    the table is module state of this worker's own t2v-metrics import."""
+    try:
+        from t2v_metrics.models.vqascore_models.qwen2vl_model import QWEN2_VL_MODELS  # noqa: PLC0415
+    except ImportError:
+        QWEN2_VL_MODELS = {}
+    entry = QWEN2_VL_MODELS.get(cfg.model)
+    if entry is None:
+        if cfg.checkpoint or cfg.dtype:
+            raise ValueError(f"checkpoint/dtype overrides are supported for the Qwen2(.5)-VL entries, not {cfg.model!r}")
+        return
+    import torch  # noqa: PLC0415
+
+    if cfg.checkpoint:
+        entry["tokenizer"]["path"] = cfg.checkpoint
+    if cfg.dtype:
+        entry["model"]["torch_dtype"] = getattr(torch, cfg.dtype)
+    if cfg.attn_implementation:
+        entry["model"]["attn_implementation"] = cfg.attn_implementation
 
 
 class T2VMetricsVQAScorer:
@@ -65,11 +89,14 @@ class T2VMetricsVQAScorer:
                 "environment; run the stage with its runtime_env (see README, 'VQAScore "
                 f"through t2v-metrics'): {e}"
             ) from e
+        _patch_model_entry(self.config)
         kwargs = {"model": self.config.model, "device": self.config.device}
         if self.config.cache_dir:
             kwargs["cache_dir"] = self.config.cache_dir
+        if self.config.checkpoint:
+            kwargs["checkpoint"] = self.config.checkpoint
         self._score_model = t2v_metrics.VQAScore(**kwargs)
-        self.model_id = f"t2v_metrics:{self.config.model}"
+        self.model_id = f"t2v_metrics:{self.config.model}" + (f"@{self.config.checkpoint}" if self.config.checkpoint else "")
         self.model_revision = f"t2v_metrics=={getattr(t2v_metrics, '__version__', '3.0')}"
         forward = self._score_model.model.forward
         params = inspect.signature(forward).parameters
@@ -93,5 +120,5 @@ class T2VMetricsVQAScorer:
             score=values,
             model_id=self.model_id,
             model_revision=self.model_revision,
-            info={"template": self._template, "answer": self._answer},
+            info={"template": self._template, "answer": self._answer, "preprocess": "t2v-metrics"},
         )

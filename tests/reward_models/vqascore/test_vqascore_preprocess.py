@@ -3,7 +3,7 @@
 The reference below is written from t2v-metrics 3.0's Qwen2(.5)-VL path and the
 `qwen_vl_utils.fetch_image` it calls, independently of `reward_models/vqascore/preprocess.py`:
 one pair at a time, the image snapped to the 28-pixel grid within 4*28*28 .. 16384*28*28 pixels
-by PIL's default resize, the processor with its own settings, `generate(max_new_tokens=1)`,
+by PIL's default resize as Pillow 10.0.0 (t2v-metrics' pin) computes it, the processor with its own settings, `generate(max_new_tokens=1)`,
 softmax of `scores[0]`. It is compared with the native backend on the SHIPPED VQAScore judge
 (a trained model, whose probabilities spread) on large and off-grid images. The real package is
 compared in test_vqascore_t2v_metrics_real.py.
@@ -43,7 +43,10 @@ def reference_resize(img: Image.Image) -> Image.Image:
     elif hb * wb < lo:
         beta = math.sqrt(lo / (h * w))
         hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
-    return img.convert("RGB").resize((wb, hb))  # PIL's default filter, as qwen_vl_utils calls it
+    img = img.convert("RGB")
+    # qwen_vl_utils calls img.resize((wb, hb)): bicubic by default, and under the Pillow 10.0.0 that
+    # t2v-metrics pins, a horizontal pass then a vertical one (newer Pillow may order them otherwise).
+    return img.resize((wb, h), Image.Resampling.BICUBIC).resize((wb, hb), Image.Resampling.BICUBIC)
 
 
 def t2v_metrics_reference(model, processor, img: Image.Image, text: str) -> float:
