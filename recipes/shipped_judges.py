@@ -64,7 +64,7 @@ class Recipe:
     """World image size (the demo's)."""
     seeds: dict = field(default_factory=lambda: {
         "weights": 0, "train": 0, "describe": 201, "yesno": 202, "pickapic": 203, "imagerewarddb": 204,
-        "humanedit": 205, "perception": 206, "alignment": 207})
+        "humanedit": 205, "perception": 206, "alignment": 207, "contrast": 208, "superedit": 209})
     """Seeds of the starting weights, the trainers, and each world training set (`perception`: the
     held-out scenes of the base VLM's description check)."""
     calibration_seed: int = 301
@@ -93,7 +93,7 @@ class Recipe:
     """VQAScore yes/no rows (`synthetic.judge_rows.yesno_rows`)."""
     n_replay: int = 6000
     """Description rows mixed into VQAScore's training (keeps the base's perception)."""
-    vqa_epochs: float = 2.0
+    vqa_epochs: float = 1.5
     vqa_lr: float = 5e-4
     n_pickapic: int = 2000
     """Pick-a-Pic pairs (a clean render vs one with a planted fault, or a much noisier one)."""
@@ -101,15 +101,22 @@ class Recipe:
     """ImgReward's yes/no alignment rows (half show their caption, half the scene with one attribute changed)."""
     n_imagerewarddb: int = 500
     """ImageRewardDB prompts (3-5 rated images each; read pointwise for the warm-up)."""
-    img_warmup_epochs: float = 2.0
+    n_contrast: int = 6000
+    """Pictures of contrast yes/no rows (two rows each: the caption of what is drawn, yes; the caption
+    it was changed from, no), for ImgReward's warm-up and VQAScore: only the text differs, so only a
+    comparison of text and picture tells them apart."""
+    img_warmup_epochs: float = 1.5
     img_warmup_lr: float = 5e-4
     img_grpo_steps: int = 10
     img_grpo_lr: float = 1e-5
     n_humanedit: int = 1200
     """HumanEdit good edits (EditReward builds its negatives from them)."""
-    edit_epochs: float = 2.0
+    n_superedit: int = 1500
+    """World edits in SuperEdit-40K's layout, each with negative instructions (another colour, object
+    or place on the same source): EditReward's wrong-edit negatives."""
+    edit_epochs: float = 1.5
     edit_lr: float = 5e-4
-    edit_negatives: int = 3
+    edit_negatives: int = 4
     batch_size: int = 16
     jobs: int = 2
     """Stages trained at once after the base (one CPU thread each)."""
@@ -117,6 +124,7 @@ class Recipe:
     def scaled(self, f: float) -> "Recipe":
         """The same recipe with every data size and step count multiplied by `f` (smoke runs)."""
         names = ("n_describe", "n_yesno", "n_replay", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit",
+                 "n_contrast", "n_superedit",
                  "calibration_rows", "measure_rows", "base_steps")
         return replace(self, **{n: max(16, int(getattr(self, n) * f)) for n in names},
                        img_grpo_steps=max(1, int(self.img_grpo_steps * min(1.0, f * 4))))
@@ -136,15 +144,19 @@ class Recipe:
         """Hash of everything `stage` depends on (its own settings and those of the stages before it),
         so that changing one judge's settings retrains that judge only."""
         kind = stage.split(":")[0]  # "img_reward:variant" is a variant of a stage (ablations)
-        own = {k: getattr(self, k) for k in STAGE_FIELDS[kind]}
+        own = {k: self.seeds[k.split(".", 1)[1]] if k.startswith("seeds.") else getattr(self, k)
+               for k in STAGE_FIELDS[kind]}
         before = [self.fingerprint(s) for s in STAGE_AFTER.get(kind, ())]
         return hashlib.sha256(json.dumps([stage, own, before], sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 STAGE_FIELDS = {
     "data": ("size", "seeds", "n_describe", "n_yesno", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit", "tiny",
-             "describe_question"),
-    "base_vlm": ("base_steps", "base_lr", "batch_size"),
+             "describe_question", "n_contrast", "n_superedit"),
+    # The base VLM reads only the description rows and the starting model: it depends on their
+    # settings, not on every dataset's (adding a judge's data does not retrain the base).
+    "base_vlm": ("base_steps", "base_lr", "batch_size", "size", "n_describe", "tiny", "describe_question",
+                 "seeds.describe", "seeds.weights"),
     "vqascore": ("n_replay", "vqa_epochs", "vqa_lr", "batch_size"),
     "img_reward": ("img_warmup_epochs", "img_warmup_lr", "img_grpo_steps", "img_grpo_lr", "batch_size"),
     "edit_reward": ("edit_epochs", "edit_lr", "edit_negatives", "batch_size"),
@@ -153,8 +165,8 @@ STAGE_FIELDS = {
     "measure": ("measure_seed", "measure_rows"),
 }
 """The recipe fields each stage reads itself."""
-STAGE_AFTER = {"base_vlm": ("data",), "vqascore": ("base_vlm",), "img_reward": ("base_vlm",),
-               "edit_reward": ("base_vlm",), "perception": ("base_vlm",),
+STAGE_AFTER = {"vqascore": ("base_vlm", "data"), "img_reward": ("base_vlm", "data"),
+               "edit_reward": ("base_vlm", "data"), "perception": ("base_vlm",),
                "calibrate": ("vqascore", "img_reward", "edit_reward"), "measure": ("calibrate",)}
 """The stages whose results each stage uses."""
 
@@ -165,7 +177,7 @@ STAGE_AFTER = {"base_vlm": ("data",), "vqascore": ("base_vlm",), "img_reward": (
 def write_world_data(r: Recipe) -> dict[str, Path]:
     """Every training file, in the layouts the entry points read; returns name -> folder."""
     import synthetic
-    from synthetic.judge_rows import ALIGNMENT_SHARES, write_descriptions, write_yesno
+    from synthetic.judge_rows import ALIGNMENT_SHARES, write_contrast, write_descriptions, write_superedit, write_yesno
 
     data = r.work / "data"
     s = r.seeds
@@ -176,6 +188,8 @@ def write_world_data(r: Recipe) -> dict[str, Path]:
         "imagerewarddb": lambda p: synthetic.write_imagerewarddb(p, r.n_imagerewarddb, s["imagerewarddb"], r.size),
         "humanedit": lambda p: synthetic.write_humanedit(p, r.n_humanedit, s["humanedit"], r.size),
         "alignment": lambda p: write_yesno(p, r.n_alignment, s["alignment"], r.size, shares=ALIGNMENT_SHARES),
+        "contrast": lambda p: write_contrast(p, r.n_contrast, s["contrast"], r.size),
+        "superedit": lambda p: write_superedit(p, r.n_superedit, s["superedit"], r.size),
     }
     paths = {}
     for name, write in writers.items():
@@ -235,7 +249,8 @@ def base_vlm_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path) -> l
 
 
 def vqascore_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path) -> list[str]:
-    return ["--model_name_or_path", str(start), "--vqa", str(data["yesno"]), "--qa", str(data["describe"]),
+    return ["--model_name_or_path", str(start), "--vqa", str(data["yesno"]), str(data["contrast"]),
+            "--qa", str(data["describe"]),
             "--max_qa_rows", str(r.n_replay), "--output_dir", str(out), "--num_train_epochs", str(r.vqa_epochs),
             "--learning_rate", str(r.vqa_lr), "--eval_fraction", "0.03", "--max_eval_rows", "400", *_common(r)]
 
@@ -243,7 +258,7 @@ def vqascore_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path) -> l
 def img_reward_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path, describe: bool = True) -> list[str]:
     return ["--model_name_or_path", str(start), "--pickapic", str(data["pickapic"]),
             "--imagerewarddb", str(data["imagerewarddb"]), "--imagerewarddb_warmup", "ratings",
-            "--alignment_yesno", str(data["alignment"]),
+            "--alignment_yesno", str(data["alignment"]), str(data["contrast"]),
             "--output_dir", str(out), *(["--describe_question", r.describe_question] if describe else []),
             "--warmup_epochs", str(r.img_warmup_epochs), "--warmup_learning_rate", str(r.img_warmup_lr),
             "--warmup_batch_size", str(r.batch_size), "--warmup_high", "1.0", "--warmup_low", "0.0",
@@ -255,10 +270,11 @@ def img_reward_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path, de
 
 def edit_reward_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path, describe: bool = True) -> list[str]:
     return ["--model_name_or_path", str(start), "--humanedit", str(data["humanedit"]),
+            "--superedit", str(data["superedit"]),
             "--output_dir", str(out), *(["--describe_question", r.describe_question] if describe else []),
             "--num_train_epochs", str(r.edit_epochs), "--learning_rate", str(r.edit_lr),
             "--negatives_per_example", str(r.edit_negatives),
-            "--negative_kinds", "other_instruction", "unchanged", "other_output", "degraded",
+            "--negative_kinds", "other_instruction", "unchanged", "other_output", "degraded", "neg_prompt",
             "--eval_fraction", "0.05", "--max_eval_examples", "60", "--eval_before", "false", *_common(r)]
 
 
@@ -306,12 +322,19 @@ def train_stage(r: Recipe, stages: Stages, name: str, start: Path, data: dict[st
         logger.info("%s: already trained for this recipe (%s)", name, stages.dir / f"{name}.json")
         return done
     t = time.time()
+    # Train into a staging folder and swap it in at the end: the judge in `out` (shipped in the
+    # repository, used by the demo and the tests) stays whole while its successor trains or if it fails.
+    staging = r.work / "staging" / name.replace(":", "-")
+    if staging.exists():
+        shutil.rmtree(staging)
+    logger.info("%s: training from %s", name, start)
+    run_entry_point(name.split(":")[0], ARGV[name.split(":")[0]](r, start, data, staging, **kw),
+                    r.work / "logs" / f"{name.replace(':', '-')}.log", threads)
+    shutil.rmtree(staging / "warmup", ignore_errors=True)
     if out.exists():
         shutil.rmtree(out)
-    logger.info("%s: training from %s", name, start)
-    run_entry_point(name.split(":")[0], ARGV[name.split(":")[0]](r, start, data, out, **kw),
-                    r.work / "logs" / f"{name.replace(':', '-')}.log", threads)
-    shutil.rmtree(out / "warmup", ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(staging), str(out))
     summary_file = next((out / f for f in ("train_summary.json", "vqascore.json", "base_vlm.json")
                          if (out / f).exists()), None)
     summary = json.loads(summary_file.read_text()) if summary_file else {}
@@ -521,11 +544,14 @@ def per_fault_table(m: dict, prefix: str) -> list[str]:
 def card_section(name: str, r: Recipe, trained: dict, extra: dict, command: str) -> str:
     """The recipe's section of one artifact's card."""
     sizes = {"base_vlm": {"description rows": r.n_describe, "steps": r.base_steps},
-             "vqascore": {"yes/no rows": r.n_yesno, "description replay rows": r.n_replay, "epochs": r.vqa_epochs},
+             "vqascore": {"yes/no rows": r.n_yesno, "contrast pictures (2 rows each)": r.n_contrast,
+                          "description replay rows": r.n_replay, "epochs": r.vqa_epochs},
              "img_reward": {"pickapic pairs": r.n_pickapic, "imagerewarddb prompts": r.n_imagerewarddb,
                             "alignment yes/no rows": r.n_alignment,
+                            "contrast pictures (2 rows each)": r.n_contrast,
                             "warm-up epochs": r.img_warmup_epochs, "GRPO steps": r.img_grpo_steps},
-             "edit_reward": {"humanedit edits": r.n_humanedit, "negatives per edit": r.edit_negatives,
+             "edit_reward": {"humanedit edits": r.n_humanedit, "superedit edits": r.n_superedit,
+                             "negatives per edit": r.edit_negatives,
                              "epochs": r.edit_epochs}}[name]
     st = trained.get(name, {})
     summary = st.get("summary", {})
@@ -598,7 +624,7 @@ def train_shipped_judges(r: Recipe, command: str = "python pipelines/train_shipp
         return {"stopped_after": "base_vlm", "base_vlm": trained["base_vlm"]}
     with ThreadPoolExecutor(max_workers=max(1, r.jobs)) as pool:
         futures = {name: pool.submit(train_stage, r, stages, name, base, data, r.out / name) for name in
-                   ("edit_reward", "vqascore", "img_reward")}
+                   ("img_reward", "edit_reward", "vqascore")}  # the longest first
         for name, fut in futures.items():
             trained[name] = fut.result()
     extra = {"perception": stages.done("perception")}

@@ -5,6 +5,13 @@
   scene drawn with one attribute changed (as the candidates' alignment faults are), degraded by a
   visual artifact, or with one object broken. So the label lies in whether the picture shows
   the caption, never in the wording of the text.
+- `contrast_rows`: the same yes/no layout, but two rows per picture: a scene drawn with one
+  attribute changed, asked once with its own caption (yes) and once with the caption it was
+  changed from (no). Only the text differs between the two, so the one way to tell them apart is
+  to compare the text with the picture (the shortcut "this kind of picture is usually bad" is closed).
+- `superedit_rows`: good world edits in SuperEdit-40K's training layout with `neg_prompts`: other
+  instructions on the same source picture that the edited picture does NOT carry out (another
+  colour, object or place), the wrong-edit negatives EditReward cannot build from HumanEdit.
 - descriptions for the base VLM: `synthetic.describe.description_rows` (world understanding layout).
 
 Writers put them where the training entry points read them (`--vqa`, `--qa`).
@@ -15,10 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .datasets import UNDERSTANDING_SCHEMA, VQA_SCHEMA, _pick, _rng, _write_image_table
+import pyarrow as pa
+
+from .datasets import (IMAGE_STRUCT, UNDERSTANDING_SCHEMA, VQA_SCHEMA, _edit, _hf_features, _image_cell, _pick, _rng,
+                       _value, _write, _write_image_table)
 from .describe import description_rows
 from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly_unchanged
-from .prompts import caption
+from .prompts import EDIT_KINDS, caption, make_edit, possible_kinds
 from .scene import random_scene, render
 
 YESNO_SHARES = {"yes": 0.55, "instruction_alignment": 0.29, "visual_artifacts": 0.08, "semantic_inconsistency": 0.08}
@@ -116,3 +126,63 @@ def write_descriptions(out_dir: str | Path, n: int, seed: int, size: int = 64, s
     dense description (see `synthetic.describe`)."""
     path = Path(out_dir) / f"{split}-00000-of-00001.parquet"
     return _write_image_table(description_rows(n, seed, size), UNDERSTANDING_SCHEMA, path)
+
+
+def contrast_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:
+    """`2 n` yes/no rows on `n` pictures: each picture is a scene drawn with one attribute changed
+    (colour, shape, count or position, as the candidates' alignment faults are), asked with the
+    caption of what is drawn (yes) and with the caption it was changed from (no)."""
+    faults = T2I_FAULTS["instruction_alignment"]
+    rows = []
+    for i in range(n):
+        rng = _rng(seed, "contrast", i)
+        scene = random_scene(rng)
+        fault = faults[int(rng.integers(len(faults)))]
+        drawn = attribute_fault(scene, fault, rng)[0]
+        image = render(drawn, size)
+        rows.append({"image": image, "text": caption(drawn), "label": "yes", "fault": None, "scene": drawn.to_dict()})
+        rows.append({"image": image, "text": caption(scene), "label": "no", "fault": fault, "scene": drawn.to_dict()})
+    return rows
+
+
+def write_contrast(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet` in the world VQA layout (see `contrast_rows`; `2 n` rows)."""
+    return _write_image_table(contrast_rows(n, seed, size), VQA_SCHEMA,
+                              Path(out_dir) / f"{split}-00000-of-00001.parquet")
+
+
+SUPEREDIT_SCHEMA = pa.schema(
+    [("input_image", IMAGE_STRUCT), ("edit_prompts", pa.list_(pa.string())), ("edited_image", IMAGE_STRUCT),
+     ("neg_prompts", pa.list_(pa.string()))],
+    metadata=_hf_features({"input_image": {"_type": "Image"}, "edited_image": {"_type": "Image"},
+                           "edit_prompts": {"feature": _value("string"), "_type": "Sequence"},
+                           "neg_prompts": {"feature": _value("string"), "_type": "Sequence"}}),
+)
+"""SuperEdit-40K's training columns (bytedance/SuperEdit `train_sd15.py`: prompt cells are lists)."""
+
+
+def superedit_rows(n: int, seed: int, size: int = 64, n_neg: int = 2) -> list[dict[str, Any]]:
+    """Good edits (cycling through the edit kinds) with up to `n_neg` negative instructions each:
+    other edits of the same source picture whose result differs from the edited picture."""
+    rows = []
+    for i in range(n):
+        rng = _rng(seed, "superedit", i)
+        e = _edit(EDIT_KINDS[i % len(EDIT_KINDS)], rng)
+        negs: list[str] = []
+        for _ in range(8 * n_neg):
+            if len(negs) == n_neg:
+                break
+            kinds = possible_kinds(e.source)
+            # Mostly the same kind (the hard case: the right kind of change, done to another colour/object/place).
+            other = make_edit(e.source, e.kind if rng.random() < 0.7 else _pick(rng, kinds), rng)
+            if other.target != e.target and other.instruction not in negs and other.instruction != e.instruction:
+                negs.append(other.instruction)
+        rows.append({"input_image": _image_cell(render(e.source, size)), "edit_prompts": [e.instruction],
+                     "edited_image": _image_cell(render(e.target, size)), "neg_prompts": negs})
+    return rows
+
+
+def write_superedit(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`data/{split}-00000-of-00001.parquet` with SuperEdit-40K's training columns (see `superedit_rows`)."""
+    table = pa.Table.from_pylist(superedit_rows(n, seed, size), schema=SUPEREDIT_SCHEMA)
+    return [_write(table, Path(out_dir) / "data" / f"{split}-00000-of-00001.parquet")]

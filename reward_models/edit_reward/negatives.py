@@ -36,7 +36,7 @@ LABELS = {
 PRIMARY = {"other_instruction": "compliance", "unchanged": "compliance", "other_output": "consistency",
            "degraded": "quality", "neg_prompt": "compliance"}
 """The dimension each negative kind is about (its failure mode)."""
-DEGRADATIONS = ("blur", "noise", "blocking")
+DEGRADATIONS = ("blur", "motion_blur", "noise", "blocking")
 
 
 @dataclass
@@ -63,10 +63,24 @@ class EditJudgement:
 
 
 def degrade(img: Image.Image, kind: str, rng: random.Random) -> Image.Image:
-    """Visible artifacts at any size: blur, Gaussian noise or 8x8 JPEG blocking."""
+    """Visible artifacts at any size: Gaussian blur, motion blur (a smear along one axis, as a
+    shaken camera or a generator's streaking gives), Gaussian noise or 8x8 JPEG blocking."""
     w, h = img.size
     if kind == "blur":
         return img.filter(ImageFilter.GaussianBlur(radius=max(2.0, min(w, h) / 24)))
+    if kind == "motion_blur":
+        # Box average over a line of ~1/6 of the short side, horizontal or vertical.
+        length = max(5, min(w, h) // 6) | 1
+        arr = np.asarray(img.convert("RGB")).astype(np.float32)
+        axis = rng.randrange(2)
+        pad = [(0, 0)] * 3
+        pad[axis] = (length // 2, length // 2)
+        padded = np.pad(arr, pad, mode="edge")
+        c = np.cumsum(padded, axis=axis, dtype=np.float64)
+        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
+        n = arr.shape[axis]
+        out = (c.take(range(length, length + n), axis=axis) - c.take(range(0, n), axis=axis)) / length
+        return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
     if kind == "noise":
         arr = np.asarray(img).astype(np.float32)
         arr += np.random.default_rng(rng.randrange(1 << 31)).normal(0.0, 50.0, arr.shape)

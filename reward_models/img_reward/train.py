@@ -131,7 +131,9 @@ def rating_rows(args: ImgRewardArgs, layout, max_pixels, skips: SkipLog,
         raise ValueError(f"imagerewarddb_warmup={args.imagerewarddb_warmup!r}: use pairs or ratings")
     hi, lo = layout.value_to_token(args.warmup_high), layout.value_to_token(args.warmup_low)
     kept = []
-    for r in read_imagerewarddb_ratings(args.imagerewarddb, args.split, aspects=args.aspects, skips=skips):
+    # The pairs' cap also caps the ratings read (and so the zips fetched from the hub).
+    for r in read_imagerewarddb_ratings(args.imagerewarddb, args.split, limit=args.max_pairs_per_source,
+                                        aspects=args.aspects, skips=skips):
         if held_out(r.prompt, args.eval_fraction):
             continue
         if r.rating >= args.rating_high:

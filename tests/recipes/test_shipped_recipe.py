@@ -29,6 +29,9 @@ def test_changing_one_judge_retrains_that_judge_only(tmp_path):
     base_changed = replace(r, base_steps=r.base_steps + 1)
     assert all(r.fingerprint(s) != base_changed.fingerprint(s) for s in ("base_vlm", "vqascore", "measure"))
     assert r.fingerprint("img_reward:direct") != r.fingerprint("img_reward")
+    more_data = replace(r, n_contrast=r.n_contrast + 1)  # a judge's data: the judges retrain, the base does not
+    assert r.fingerprint("base_vlm") == more_data.fingerprint("base_vlm")
+    assert all(r.fingerprint(s) != more_data.fingerprint(s) for s in ("data", "img_reward", "vqascore", "edit_reward"))
     stages = Stages(r)
     stages.mark("edit_reward", wall_seconds=1)
     assert stages.done("edit_reward") and not Stages(changed).done("edit_reward")

@@ -4,7 +4,7 @@ import numpy as np
 
 import rm_toyworld as toyworld
 from reward_models.data.schema import EditExample
-from reward_models.edit_reward.negatives import KINDS, LABELS, PRIMARY, build_judgements, degrade
+from reward_models.edit_reward.negatives import DEGRADATIONS, KINDS, LABELS, PRIMARY, build_judgements, degrade
 
 
 def _examples(n=6, negs=True):
@@ -29,7 +29,7 @@ def test_every_kind_is_built_and_labelled():
         if j.kind == "other_instruction":
             assert j.instruction != base.instruction
         if j.kind == "degraded":
-            assert j.detail["degradation"] in ("blur", "noise", "blocking")
+            assert j.detail["degradation"] in DEGRADATIONS
 
 
 def test_training_mix_cycles_kinds_and_fills_missing_neg_prompts():
@@ -45,7 +45,20 @@ def test_degradations_change_pixels_visibly():
     img = toyworld.draw("red", "circle", 64)
     import random
 
-    for how in ("blur", "noise", "blocking"):
+    for how in DEGRADATIONS:
         out = degrade(img, how, random.Random(0))
         assert out.size == img.size
         assert np.abs(np.asarray(out, float) - np.asarray(img, float)).mean() > 2.0, how
+
+
+def test_motion_blur_smears_along_one_axis_only():
+    import random
+
+    from PIL import Image
+
+    a = np.zeros((40, 40, 3), np.uint8)
+    a[20, 20] = 255  # one bright pixel: its smear is a line
+    for seed in range(4):
+        out = np.asarray(degrade(Image.fromarray(a), "motion_blur", random.Random(seed)))[..., 0]
+        rows, cols = np.nonzero(out)
+        assert len(rows) >= 5 and (len(set(rows)) == 1 or len(set(cols)) == 1)
