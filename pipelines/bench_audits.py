@@ -5,7 +5,7 @@
     python pipelines/bench_audits.py --rows 1000000 --repeats 5 --dir /tmp/bench_audits
 
 Writes two run folders in the scoring job's layout (task=*/decision=*/part-<pid>.parquet,
-_manifest.json, _run/input_ids.parquet, summary.json) with the same sample ids and slightly
+.run/manifest.json, .run/input_ids.pq, .run/summary.json) with the same sample ids and slightly
 different scores and reward thresholds (so run_comparison has work to do), then times each
 named audit through `AuditView` and prints the median, min and max seconds per audit.
 The folders are reused when they already hold a table of the requested size (--regenerate
@@ -29,6 +29,7 @@ import duckdb  # noqa: E402
 
 from curation.audits import registry  # noqa: E402
 from curation.audits.view import AuditView, _lit  # noqa: E402
+from curation.shards import OutputLayout  # noqa: E402
 
 SOURCES = ["pickapic", "laion_aes", "journeydb", "humanedit", "magicbrush", "ultraedit", "synthetic", "inhouse"]
 ERRORS = ["unsupported or unrecognised image format (PIL cannot identify it)", "empty prompt (only whitespace)",
@@ -132,12 +133,13 @@ def generate(root: Path, rows: int, rows_per_partition: int, variant: int, rewar
         f.rename(dest)
         finished.setdefault(pid, {"rows": 0, "files": []})["files"].append(str(dest.relative_to(root)))
     shutil.rmtree(tmp)
-    (root / "_run").mkdir()
+    layout = OutputLayout(root)
+    layout.input_ids.parent.mkdir()
     con.execute(f"""COPY (SELECT input_partition, input_file, input_row, sample_id FROM shards
                           UNION ALL
                           SELECT input_partition, input_file, input_row + 1000000, sample_id FROM shards
                           WHERE duplicate_count = 2)
-                  TO {_lit(root / "_run" / "input_ids.parquet")} (FORMAT parquet, COMPRESSION zstd)""")
+                  TO {_lit(layout.input_ids)} (FORMAT parquet, COMPRESSION zstd)""")
     parts = dict(con.execute("SELECT input_partition, count(*) FROM shards GROUP BY ALL").fetchall())
     dups = dict(con.execute("SELECT input_partition, count(*) FILTER (WHERE duplicate_count = 2) FROM shards "
                             "GROUP BY ALL").fetchall())
@@ -152,14 +154,14 @@ def generate(root: Path, rows: int, rows_per_partition: int, variant: int, rewar
         "expected_rows": parts, "finished": finished, "ids_indexed": True,
         "duplicate_rows": sum(dups.values()), "attempts": [], "format_version": 1,
     }
-    (root / "_manifest.json").write_text(json.dumps(manifest, indent=1))
-    (root / "summary.json").write_text(json.dumps({"run_id": run_id, "rows": rows}))
+    layout.manifest.write_text(json.dumps(manifest, indent=1))
+    layout.summary.write_text(json.dumps({"run_id": run_id, "rows": rows}))
     con.close()
 
 
 def existing_rows(root: Path) -> int | None:
     try:
-        return json.loads((root / "summary.json").read_text())["rows"]
+        return json.loads(OutputLayout(root).summary.read_text())["rows"]
     except (OSError, ValueError, KeyError):
         return None
 

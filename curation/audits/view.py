@@ -6,8 +6,8 @@
 |-----------------------|--------------------------------|----------------------------------------------|
 | `samples`             | output row, without image bytes | `task=*/decision=*/*.parquet` (hive)         |
 | `samples_with_images` | output row, with `image` and `source_image` `{bytes, path}` |  same           |
-| `input_ids`           | INPUT row (before duplicate collapsing) | `_run/input_ids.parquet`            |
-| `runs`                | run folder                     | `_manifest.json` (+ `summary.json`)          |
+| `input_ids`           | INPUT row (before duplicate collapsing) | `.run/input_ids.pq`                 |
+| `runs`                | run folder                     | `.run/manifest.json` (+ `.run/summary.json`) |
 | `run_partitions`      | planned input partition        | manifest `partitions` / `expected_rows` / `finished` |
 | `run_files`           | shard file, listed or on disk  | manifest `finished[*].files` + the folder    |
 | `run_config`          | flattened config key           | manifest `config`                            |
@@ -49,6 +49,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -58,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import schema as S
+from ..shards import OutputLayout
 
 KNOWN_STAGE_COLUMNS: dict[str, str] = {
     "reward_score": "DOUBLE",
@@ -190,19 +192,21 @@ class RunFolder:
     """The manifest's run id; without a manifest, the id written on the first shard's rows."""
 
     @property
-    def input_ids(self) -> Path:
-        return self.root / "_run" / "input_ids.parquet"
+    def input_ids(self) -> Path | None:
+        """The input-id index (`.run/input_ids.pq`, or the older `_run/input_ids.parquet`), if any."""
+        return OutputLayout(self.root).find_input_ids()
 
     @classmethod
     def open(cls, index: int, path: str | Path) -> "RunFolder":
         root = Path(path).resolve()
         if not root.is_dir():
             raise FileNotFoundError(f"run folder {path} does not exist")
-        manifest = _load_json(root / "_manifest.json")
-        summary = _load_json(root / "summary.json")
-        shards = sorted(root.glob("task=*/decision=*/*.parquet"))
+        layout = OutputLayout(root)  # the current layout (.run/...) or the older one (_manifest.json, ...)
+        manifest = _load_json(layout.find_manifest())
+        summary = _load_json(layout.find_summary())
+        shards = layout.all_shards()
         if manifest is None and not shards:
-            raise FileNotFoundError(f"{path} is not a scoring-job output folder (no _manifest.json, no shards)")
+            raise FileNotFoundError(f"{path} is not a scoring-job output folder (no .run/manifest.json, no shards)")
         links = _escaping_links(root)
         if links:
             raise ValueError(f"run folder {path} holds link(s) leaving it ({', '.join(links[:5])}): refused, "
@@ -215,8 +219,8 @@ class RunFolder:
         return cls(index, root, manifest, summary, shards, run)
 
 
-def _load_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+def _load_json(path: Path | None) -> dict | None:
+    return json.loads(path.read_text()) if path is not None and path.exists() else None
 
 
 def _lit(value: Any) -> str:
@@ -288,6 +292,8 @@ class AuditView:
         if scratch is not None:
             Path(scratch).mkdir(parents=True, exist_ok=True)
         self.scratch = Path(tempfile.mkdtemp(prefix="audit-scratch-", dir=scratch)).resolve()
+        # removed on close(), and also when a view that was never closed is collected or at exit
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.scratch), True)
         config = {
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
@@ -306,7 +312,7 @@ class AuditView:
         try:
             self.con = duckdb.connect(":memory:", config=config)
         except duckdb.Error as e:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            self._cleanup()
             raise ValueError(f"cannot open the audit database: {e}") from None
         try:
             # Files: only the run folders. DuckDB checks a file pattern against the allowed
@@ -347,7 +353,7 @@ class AuditView:
             runs.append({
                 "run_index": f.index, "run_dir": str(f.root), "run": f.run, "config_hash": m.get("config_hash"),
                 "created_at": m.get("created_at"), "has_manifest": f.manifest is not None,
-                "has_input_ids": f.input_ids.exists(), "input_root": m.get("input_root"),
+                "has_input_ids": f.input_ids is not None, "input_root": m.get("input_root"),
                 "reward_threshold": th.get("reward"), "vqa_threshold": th.get("vqa"),
                 "sub_score_threshold": th.get("sub_score"),
                 "input_rows": sum((m.get("partitions") or {}).values()) if f.manifest else None,
@@ -407,7 +413,7 @@ class AuditView:
 
         ids = [f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, {_lit(f.run)} AS run, "
                f"input_partition, input_file, input_row, sample_id FROM read_parquet({_path_lit(f.input_ids)})"
-               for f in self.folders if f.input_ids.exists()]
+               for f in self.folders if f.input_ids is not None]
         if not ids:
             cols = ", ".join(f"NULL::{t} AS {c}" for c, t in ID_COLUMNS.items())
             ids = [f"SELECT NULL::BIGINT AS run_index, NULL AS run_dir, NULL AS run, {cols} WHERE false"]
@@ -480,7 +486,7 @@ class AuditView:
         con = getattr(self, "con", None)
         if con is not None:
             con.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self._cleanup()
 
     def __enter__(self) -> "AuditView":
         return self

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from curation.shards import OutputLayout
+
 from .conftest import job_config
 from .inputs_factory import write_mixed_input
 
@@ -67,8 +69,8 @@ def load_rows(run_dir: Path) -> pd.DataFrame:
 
 
 def load_input_ids(run_dir: Path) -> pd.DataFrame:
-    return pq.read_table(Path(run_dir) / "_run" / "input_ids.parquet").to_pandas()
+    return pq.read_table(OutputLayout(Path(run_dir)).find_input_ids()).to_pandas()
 
 
 def manifest(run_dir: Path) -> dict:
-    return json.loads((Path(run_dir) / "_manifest.json").read_text())
+    return json.loads(OutputLayout(Path(run_dir)).find_manifest().read_text())

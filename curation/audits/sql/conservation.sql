@@ -1,5 +1,5 @@
 -- Conservation, per run folder: every input row is accounted for exactly once. Compares the
--- input index (_run/input_ids.parquet: one row per INPUT row, before duplicate collapsing), the
+-- input index (.run/input_ids.pq: one row per INPUT row, before duplicate collapsing), the
 -- manifest and the shards on disk. One row per check; `ok` is false where observed differs
 -- from expected, `detail` names examples. Checks:
 --   input_rows_indexed          input index rows = the manifest's planned input rows
@@ -152,7 +152,7 @@ WITH sel AS (
     SELECT run_index, run, run_dir, u.c, u.i
     FROM stats, unnest([
         {'check': 'input_rows_indexed', 'observed': (input_rows)::BIGINT, 'expected': (m_input_rows)::BIGINT,
-         'detail': CASE WHEN NOT has_input_ids THEN 'no _run/input_ids.parquet' WHEN NOT has_manifest THEN 'no _manifest.json' END},
+         'detail': CASE WHEN NOT has_input_ids THEN 'no input-id index (.run/input_ids.pq)' WHEN NOT has_manifest THEN 'no manifest (.run/manifest.json)' END},
         {'check': 'output_rows', 'observed': (rows)::BIGINT, 'expected': (coalesce(m_expected_rows, input_ids))::BIGINT,
          'detail': NULL},
         {'check': 'missing_input_ids', 'observed': (missing)::BIGINT, 'expected': (0)::BIGINT, 'detail': array_to_string(missing_ex, ', ')},
