@@ -52,6 +52,13 @@ class T2VMetricsConfig:
     which needs the flash-attn package); None keeps the entry's."""
 
 
+def runtime_env_for(cfg: T2VMetricsConfig) -> dict:
+    """The Ray runtime_env the t2v-metrics stage runs in."""
+    if cfg.python:
+        return {"py_executable": cfg.python}
+    return {"pip": {"packages": list(cfg.pip), "pip_check": False}}
+
+
 def _patch_model_entry(cfg: T2VMetricsConfig) -> None:
     """Point the package's model-table entry at a local checkpoint / dtype / attention. In place:
     the table is module state of this worker's own t2v-metrics import."""

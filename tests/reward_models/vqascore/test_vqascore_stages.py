@@ -56,10 +56,10 @@ def test_t2v_backend_without_the_package_says_how_to_get_it(monkeypatch):
 
 
 def test_t2v_backend_delegates_aligned_pairs_to_the_package(monkeypatch, spread_vqa):
-    """The real package cannot be installed here (torch 2.5 pin, ffmpeg, hub weights), so a
-    stand-in with t2v-metrics 3.0's API (VQAScore(model=...).model.forward(paths, texts,
-    question_template=..., answer_template=...)) computes with our tiny model: the backend must
-    pass aligned pairs, files and templates through and return the same numbers."""
+    """The package boundary without the package: a stand-in with t2v-metrics 3.0's API
+    (VQAScore(model=...).model.forward(paths, texts, question_template=..., answer_template=...))
+    computes with our tiny model; the backend must pass aligned pairs, files and templates through
+    and return the same numbers. The real package runs in test_vqascore_t2v_metrics_real.py."""
     loaded = load_vl_model(LoadSpec(spread_vqa, device="cpu"))
     calls = []
 
@@ -88,5 +88,7 @@ def test_t2v_backend_delegates_aligned_pairs_to_the_package(monkeypatch, spread_
     native = NativeVQAScorer(loaded, config=VQAScoreConfig(max_pixels=None)).score(ScoreBatch(texts, imgs))
     assert len(calls) == 1 and calls[0][1] == texts and len(calls[0][0]) == 4  # N pairs, not N x N
     assert np.abs(out.score - native.score).max() < 1e-6
-    assert out.info == {"template": 'Does this image show "{}"?', "answer": "Yes"}
+    assert out.info == {"template": 'Does this image show "{}"?', "answer": "Yes", "preprocess": "t2v-metrics"}
     assert out.model_id == "t2v_metrics:qwen2.5-vl-7b"
+    with pytest.raises(ValueError, match="Qwen2"):  # overrides only where the package's table has the entry
+        T2VMetricsVQAScorer(T2VMetricsConfig(model="clip-flant5-xxl", checkpoint="/some/folder"))
