@@ -4,8 +4,9 @@ t2v-metrics 3.0 (`qwen2vl_model.py`) hands each image to `qwen_vl_utils.process_
 before the processor. For a still image that is `fetch_image`: RGB, then a "smart resize" to
 the 28-pixel grid (the Qwen2-VL patch 14 times the 2x2 merge) that keeps the aspect ratio and
 the pixel count within [4 * 28 * 28, 16384 * 28 * 28], resampled with PIL's `Image.resize`
-default (bicubic, computed as the Pillow 10.0.0 that t2v-metrics pins computes it). The processor then runs with its own settings (t2v-metrics 3.0 does not turn
-its resize off), which for a real Qwen2.5-VL processor is the identity on such an image.
+default (bicubic, computed as the Pillow 10.0.0 that t2v-metrics pins computes it). The
+processor then runs with its own settings (t2v-metrics 3.0 does not turn its resize off), which
+for a real Qwen2.5-VL processor is the identity on such an image.
 
 `prepare_image(img, max_pixels=None)` does exactly that first step, so the native backend's
 scores are the published metric. `max_pixels=N` instead shrinks the image to an N-pixel budget
