@@ -34,7 +34,8 @@ background, `unipic.train.world.single_object_scenes`). Callers that train on ot
 pass its captions as `exclude` (the curation-pays experiment passes every candidate caption), so
 the set they evaluate on is disjoint from what they trained on; the set is a pure function of
 (seed, count, exclude). Edit instructions are drawn the same way from streams
-`geneval/edit/<kind>`.
+`geneval/edit/<kind>`; they are not checked against training edits (a training pair equal to
+one, same source scene and instruction, is possible but rare).
 
 **Editing**: one held-out instruction per item of each kind (change colour, add, remove, move)
 on a rendered source scene. The source and the edited image are both read back; the edit is
