@@ -8,8 +8,8 @@
 #   project .venv's ray, else 2.60.0), T2V_CLEAN=1 (delete ENV_DIR first).
 #
 # t2v-metrics pins torch 2.5.1 / transformers 4.49.0 / numpy 1.26.4 / Pillow 10.0.0, so it never
-# goes into the project's own .venv. About 4 minutes and 7.3 GB on an idle machine (11 minutes on
-# a busy 2-core one). What it does and why:
+# goes into the project's own .venv. About 4 minutes and 7.3 GB on an idle machine (a cold build
+# with no pip cache: 12 minutes, 7.5 GB on a busy 2-core one). What it does and why:
 #  1. ffmpeg: `import t2v_metrics` needs the ffmpeg binary and the FFmpeg shared libraries
 #     (Debian: `apt-get install ffmpeg`). Installed here when running as root with apt-get;
 #     otherwise the script stops and says what to install.
