@@ -4,7 +4,7 @@
 
 | name                  | one row per                    | from                                         |
 |-----------------------|--------------------------------|----------------------------------------------|
-| `samples`             | output row, without image bytes | `task=*/decision=*/*.parquet` (hive)         |
+| `samples`             | output row, without image bytes | `task=*/decision=*/*.parquet` (task, decision: the two folders) |
 | `samples_with_images` | output row, with `image` and `source_image` `{bytes, path}` |  same           |
 | `input_ids`           | INPUT row (before duplicate collapsing) | `.run/input_ids.pq`                 |
 | `runs`                | run folder                     | `.run/manifest.json` (+ `.run/summary.json`) |
@@ -390,16 +390,24 @@ class AuditView:
     def _create_views(self) -> None:
         parts = []
         for f in self.folders:
-            if not f.shards:
-                continue
-            # The files listed in Python, each an escaped literal: a glob character in a folder name
-            # (`runs/r[1]`, `runs/r*`) cannot widen or narrow what is read.
-            files = "[" + ", ".join(_path_lit(p) for p in f.shards) + "]"
-            src = (f"read_parquet({files}, hive_partitioning = true, union_by_name = true, "
-                   "filename = true, hive_types = {'task': VARCHAR, 'decision': VARCHAR})")
-            parts.append(f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, "
-                         f"coalesce({_lit(f.run)}, run_id) AS run, * EXCLUDE (filename), filename AS shard_file "
-                         f"FROM {src}")
+            # One scan per (task, decision) folder of the run. The files are listed in Python, each an
+            # escaped literal: a glob character in a folder name (`runs/r[1]`, `runs/r*`) cannot widen
+            # or narrow what is read. `task` and `decision` come from the shard's own two folders as
+            # constants, not from DuckDB's hive parsing, which reads every `key=value` segment of the
+            # whole path (a run under `/data/task=x/` would get task 'x'); a filter on them still
+            # prunes the other folders' scans.
+            groups: dict[tuple[str, str], list[Path]] = {}
+            for shard in f.shards:
+                key = (shard.parent.parent.name.split("=", 1)[1], shard.parent.name.split("=", 1)[1])
+                groups.setdefault(key, []).append(shard)
+            for (task, decision), shards in sorted(groups.items()):
+                src = ("read_parquet([" + ", ".join(_path_lit(p) for p in shards) + "], hive_partitioning = false, "
+                       "union_by_name = true, filename = true)")
+                have = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+                drop = ", ".join(c for c in ("filename", "task", "decision") if c in have)
+                parts.append(f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, "
+                             f"coalesce({_lit(f.run)}, run_id) AS run, * EXCLUDE ({drop}), "
+                             f"{_lit(task)} AS task, {_lit(decision)} AS decision, filename AS shard_file FROM {src}")
         if parts:
             union = "\nUNION ALL BY NAME\n".join(parts)
         else:

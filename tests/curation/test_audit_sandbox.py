@@ -252,7 +252,8 @@ def test_run_parameter_from_an_index_a_run_id_or_a_folder(runs, tmp_path, monkey
 # ----------------------------------------------------------------------------- paths are data
 
 
-@pytest.mark.parametrize("name, decoy", [("r[1]", "r1"), ("r*", "rX"), ("r?", "rQ"), ("bob's run", None)])
+@pytest.mark.parametrize("name, decoy", [("r[1]", "r1"), ("r*", "rX"), ("r?", "rQ"), ("bob's run", None),
+                                         ("task=video/decision=keep/out", None)])
 def test_run_folder_names_with_glob_characters_or_quotes(runs, tmp_path, name, decoy):
     # the folder under test holds run A; a decoy that the name, read as a pattern, would match
     # holds run B, so reading the wrong shards changes every number
@@ -261,8 +262,11 @@ def test_run_folder_names_with_glob_characters_or_quotes(runs, tmp_path, name, d
     shutil.copytree(runs["a"], run)
     if decoy:
         shutil.copytree(runs["b"], parent / decoy)
-    expected = load_rows(run)
+    expected = load_rows(run)  # task and decision from the shard's own two folders
     with AuditView([run]) as v:
+        by_folder = v.sql("SELECT task, decision, count(*) AS n FROM samples GROUP BY ALL").to_pylist()
+        assert {(r["task"], r["decision"]): r["n"] for r in by_folder} == \
+            expected.groupby(["task", "decision"]).size().to_dict()
         got = v.sql("SELECT sample_id, decision, shard_file, run_dir FROM samples").to_pandas()
         assert sorted(got.sample_id) == sorted(expected.sample_id)
         assert dict(zip(got.sample_id, got.decision)) == dict(zip(expected.sample_id, expected.decision))
