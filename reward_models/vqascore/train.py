@@ -73,7 +73,9 @@ class VQAScoreArgs(LaunchArgs):
     negative_answer: str = "No"
     """The completion of a `no` row."""
     max_pixels: int | None = None
-    """Pixel budget per image (default: the processor's max_pixels)."""
+    """Pixel budget per image for training rows and the held-out evaluation (default: the
+    processor's max_pixels; when the processor names none, training images go to the processor as
+    they are and evaluation uses NativeVQAScorer's default, t2v-metrics' own preprocessing)."""
     eval_before: bool = True
     """Also evaluate the untouched base model (recorded in the card)."""
     eval_batch_size: int = 32
