@@ -125,4 +125,4 @@ def test_default_equals_t2v_metrics_on_large_and_off_grid_images_with_the_shippe
     gap = np.abs(fast.score - ref).max()
     print(f"pixel budget 448x448 vs t2v-metrics reference: max |diff| = {gap:.3g}")
     assert fast.info["preprocess"] == f"pixel-budget:{448 * 448}"
-    assert gap > 1e-4  # the speed option is measurably not the metric: this test can tell them apart
+    assert gap > 5e-5  # the speed option is measurably not the metric: this test can tell them apart
