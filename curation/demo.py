@@ -98,7 +98,8 @@ def measure_world(seed: int, n: int, folder: Path, score_args: list[str] = ()) -
     """Score a fresh world candidate set (`seed`, `n` rows) under `folder` and measure it.
 
     `score_args` are scoring-job flags (e.g. other judges or thresholds); the judges default
-    to the shipped ones, as in the embedded demo. Writes `folder/shards/measurement.json`.
+    to the shipped ones, as in the embedded demo. Stores the measurement with the run's metadata
+    (`folder/shards/.run/measurement.json`).
     """
     from .cli import build_parser, config_from_args
     from .job import run_score_job

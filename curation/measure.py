@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from .shards import OutputLayout
 from .summary import shard_glob
 
 
@@ -24,11 +25,12 @@ SWEEP_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 def measure_against_truth(output: str | Path, truth_path: str | Path, vqa_threshold: float | None = None) -> dict:
     """`vqa_threshold`: the run's VQAScore threshold for the sweep (default: read from the
-    run's summary.json, else 0.5)."""
+    run's summary, else 0.5)."""
     con = duckdb.connect(":memory:")
-    shards = f"read_parquet('{shard_glob(Path(output))}', hive_partitioning=true, union_by_name=true)"
-    con.execute(f"CREATE VIEW s AS SELECT * EXCLUDE (image, source_image) FROM {shards}")
-    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{truth_path}')")
+    # Paths are data: loaded as bound parameters into tables, never pasted into SQL text.
+    con.execute("CREATE TABLE s AS SELECT * EXCLUDE (image, source_image) "
+                "FROM read_parquet(?, hive_partitioning=true, union_by_name=true)", [str(shard_glob(Path(output)))])
+    con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?)", [str(truth_path)])
     kept, kept_clean, clean, clean_kept = con.execute(
         """SELECT count(*) FILTER (WHERE s.decision = 'keep'),
                   count(*) FILTER (WHERE s.decision = 'keep' AND t.clean),
@@ -51,9 +53,9 @@ def measure_against_truth(output: str | Path, truth_path: str | Path, vqa_thresh
     errors = dict(con.execute("SELECT coalesce(t.fault, 'none'), count(*) FROM t JOIN s USING (sample_id) "
                               "WHERE s.decision = 'error' GROUP BY 1").fetchall())
     if vqa_threshold is None:
-        summary = Path(output) / "summary.json"
+        summary = OutputLayout(Path(output)).find_summary()
         vqa_threshold = (json.loads(summary.read_text()).get("thresholds", {}).get("vqa", 0.5)
-                         if summary.exists() else 0.5)
+                         if summary is not None else 0.5)
     return {
         "keep_precision": kept_clean / kept if kept else None,
         "keep_recall": clean_kept / clean if clean else None,
@@ -155,6 +157,8 @@ def format_measurement(m: dict) -> str:
 
 
 def write_measurement(output: str | Path, m: dict) -> Path:
-    path = Path(output) / "measurement.json"
+    """Store `m` with the run's metadata (`.run/`, which neither the shard globs nor `datasets` read)."""
+    path = OutputLayout(Path(output)).measurement
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(m, indent=2))
     return path

@@ -52,6 +52,8 @@ SUMMARY = f"{RUN_DIR}/summary.json"
 INPUT_IDS = f"{RUN_DIR}/input_ids.pq"
 """Parquet, but not named `*.parquet`: DuckDB's `**/*.parquet` would read it as a shard."""
 TMP = f"{RUN_DIR}/tmp"
+MEASUREMENT = f"{RUN_DIR}/measurement.json"
+"""A measurement against known truth (`curation.measure`), when one was made."""
 LOCK = ".lock"
 LEGACY = {"_manifest.json": MANIFEST, "summary.json": SUMMARY, "_run/input_ids.parquet": INPUT_IDS}
 """Older layout -> current (moved on resume)."""
@@ -84,6 +86,10 @@ class OutputLayout:
     @property
     def input_ids(self) -> Path:
         return self.root / INPUT_IDS
+
+    @property
+    def measurement(self) -> Path:
+        return self.root / MEASUREMENT
 
     @property
     def tmp(self) -> Path:

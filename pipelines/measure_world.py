@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 from curation.demo import DEMO_ROWS, DEMO_SEED, measure_world  # noqa: E402
 from curation.measure import format_measurement  # noqa: E402
+from curation.shards import OutputLayout  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs") / "measure" / f"seed-{args.seed}-n{args.n}"
     m = measure_world(args.seed, args.n, out, score_args)
     print(json.dumps(m, indent=2) if args.json else format_measurement(m))
-    print(f"measurement: {out / 'shards' / 'measurement.json'}")
+    print(f"measurement: {OutputLayout(out / 'shards').measurement}")
     return 0
 
 

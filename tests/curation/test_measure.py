@@ -126,7 +126,7 @@ def test_measure_world_runs_the_real_job_and_measures_it(tmp_path, ray_session, 
     args = ["--img-reward-model", judges["img_reward"], "--edit-reward-model", judges["edit_reward"],
             "--vqa-model", judges["vqa"], "--batch-size", "8"]
     m = measure_world(seed=31337, n=24, folder=tmp_path / "m", score_args=args)
-    stored = json.loads((tmp_path / "m" / "shards" / "measurement.json").read_text())
+    stored = json.loads((tmp_path / "m" / "shards" / ".run" / "measurement.json").read_text())
     assert stored["seed"] == 31337 and stored["rows"] == 24
     truth = pq.read_table(tmp_path / "m" / "candidates" / "truth.parquet").to_pylist()
     assert m["clean"] == sum(r["clean"] for r in truth)
