@@ -69,9 +69,6 @@ class OutputLayout:
     def shard(self, task_hive: str, decision: str, pid: str) -> Path:
         return self.root / f"task={task_hive}" / f"decision={decision}" / f"part-{pid}.parquet"
 
-    def partition_files(self, pid: str) -> list[Path]:
-        return sorted(self.root.glob(f"task=*/decision=*/part-{pid}.parquet"))
-
     def all_shards(self) -> list[Path]:
         return sorted(self.root.glob("task=*/decision=*/*.parquet"))
 

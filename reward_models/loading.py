@@ -10,7 +10,6 @@ weights loads them once.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +136,3 @@ class ModelCache:
 
     def __len__(self) -> int:
         return len(self._models)
-
-
-def read_model_card_json(folder: str | os.PathLike) -> dict:
-    """The `reward_model.json` beside a checkpoint (prompts, readout settings), or {}."""
-    p = Path(folder) / "reward_model.json"
-    return json.loads(p.read_text()) if p.exists() else {}
