@@ -18,6 +18,7 @@ class EditRewardScorer(JudgeScorer):
 
     kind = "edit_reward"
     needs_source_image = True
+    sub_score_names = DIMENSIONS
 
     @staticmethod
     def default_layout():
@@ -30,7 +31,7 @@ class EditRewardScorer(JudgeScorer):
         res = self.read_rows(rows)
         return ScoreOutput(
             score=self.calibrated(self.layout.score_aspect, res[self.layout.score_aspect].mean),
-            sub_scores={d: self.calibrated(d, res[d].mean) for d in DIMENSIONS if d in res},
+            sub_scores={d: self.calibrated(d, res[d].mean) for d in self.sub_score_names if d in res},
             model_id=self.model_id,
             model_revision=self.model_revision,
             info=self.info,

@@ -23,6 +23,7 @@ class ImgRewardScorer(JudgeScorer):
 
     kind = "img_reward"
     needs_source_image = False
+    sub_score_names = SUB_SCORES
 
     @staticmethod
     def default_layout():
@@ -34,7 +35,7 @@ class ImgRewardScorer(JudgeScorer):
         main = self.layout.score_aspect
         return ScoreOutput(
             score=self.calibrated(main, res[main].mean),
-            sub_scores={a: self.calibrated(a, res[a].mean) for a in SUB_SCORES if a in res},
+            sub_scores={a: self.calibrated(a, res[a].mean) for a in self.sub_score_names if a in res},
             model_id=self.model_id,
             model_revision=self.model_revision,
             info=self.info,

@@ -17,6 +17,9 @@ class JudgeScorer:
 
     kind = ""
     needs_source_image = False
+    sub_score_names: tuple[str, ...] = ()
+    """The sub-scores `score()` returns (aspects of the layout); the scoring job writes one
+    `<stage>_<name>` column for each and maps it to a failure mode (`curation/judges.py`)."""
     info_keys = ("readout", "calibrated")
     """`info` entries the scoring job stores as columns (which readout, whether calibrated)."""
 

@@ -109,6 +109,8 @@ class NativeVQAScorer:
     """VQAScore over a transformers vision-language checkpoint (Qwen2.5-VL and alike)."""
 
     needs_source_image = False
+    sub_score_names: tuple[str, ...] = ()
+    """VQAScore is one number: no sub-scores."""
     info_keys = ("template", "answer", "preprocess")
     """Strings recorded on every scored row (`preprocess`: `t2v-metrics` or `pixel-budget:<N>`)."""
 

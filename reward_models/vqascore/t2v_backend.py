@@ -85,6 +85,7 @@ class T2VMetricsVQAScorer:
     """Delegates to `t2v_metrics.VQAScore(model=...)` for aligned (image, text) pairs."""
 
     needs_source_image = False
+    sub_score_names: tuple[str, ...] = ()
 
     def __init__(self, config: T2VMetricsConfig | None = None) -> None:
         self.config = config or T2VMetricsConfig()
