@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import judges
 from .config import ColumnMap, ScoreJobConfig
 
 COLUMN_FIELDS = [f for f in ColumnMap.__dataclass_fields__]
@@ -51,9 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--vqa-threshold", type=float, help="... and VQAScore >= this (default 0.5)")
     th.add_argument("--sub-score-threshold", type=float, help="sub-scores below this tag their failure mode")
     m = p.add_argument_group("models")
-    m.add_argument("--img-reward-model", help="ImgReward checkpoint (folder or hub id)")
-    m.add_argument("--edit-reward-model", help="EditReward checkpoint (folder or hub id)")
-    m.add_argument("--vqa-model", help="VQAScore checkpoint for the native backend (may equal a reward model's)")
+    for j in judges.JUDGES:  # --img-reward-model, --edit-reward-model, --vqa-model
+        m.add_argument(j.flag, dest=f"{j.stage}_model", help=j.model_help)
     m.add_argument("--vqa-backend", choices=["native", "t2v_metrics"])
     m.add_argument("--vqa-template", help="VQAScore question template with one {}")
     m.add_argument("--vqa-answer", help="VQAScore answer token text (default Yes)")
@@ -74,9 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-STAGES = ("img_reward", "edit_reward", "vqa")
-
-
 def config_from_args(args: argparse.Namespace) -> ScoreJobConfig:
     cfg = ScoreJobConfig.from_yaml(args.config) if args.config else ScoreJobConfig()
     if args.input:
@@ -85,10 +82,10 @@ def config_from_args(args: argparse.Namespace) -> ScoreJobConfig:
         "input_format": "input.format", "output": "output.path", "rows_per_partition": "input.rows_per_partition",
         "default_task": "input.default_task", "default_source": "input.default_source",
         "reward_threshold": "thresholds.reward", "vqa_threshold": "thresholds.vqa",
-        "sub_score_threshold": "thresholds.sub_score", "img_reward_model": "img_reward.model",
-        "edit_reward_model": "edit_reward.model", "vqa_model": "vqa.model", "vqa_backend": "vqa.backend",
+        "sub_score_threshold": "thresholds.sub_score", "vqa_backend": "vqa.backend",
         "vqa_template": "vqa.template", "vqa_answer": "vqa.answer", "t2v_model": "vqa.t2v_model",
         "t2v_python": "vqa.t2v_python", "ray_address": "ray.address", "num_cpus": "ray.num_cpus",
+        **{f"{j.stage}_model": f"{j.stage}.model" for j in judges.JUDGES},
     }
     for attr, key in simple.items():
         value = getattr(args, attr)
@@ -118,7 +115,7 @@ def config_from_args(args: argparse.Namespace) -> ScoreJobConfig:
     for attr in ("batch_size", "num_actors", "num_gpus", "device", "dtype", "max_pixels"):
         value = getattr(args, attr)
         if value is not None:
-            for stage in STAGES:
+            for stage in judges.STAGES:
                 cfg.set(f"{stage}.{attr}", value)
     for item in args.set:
         key, sep, value = item.partition("=")

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from . import judges
 from .schema import FAILURE_MODES
 
 
@@ -106,25 +107,13 @@ class ThresholdConfig:
     """... and VQAScore >= this."""
     sub_score: float = 0.5
     """A sub-score below this tags its failure mode on a rejected row."""
-    vqa_modes: dict[str, str] = field(
-        default_factory=lambda: {"t2i": "instruction_alignment", "edit": "edit_noncompliance"}
-    )
-    """Mode for a failed VQAScore check, per task: on an edit, VQAScore asks whether the
-    output shows the target description, so a failure means the edit was not carried out."""
-    sub_score_modes: dict[str, str] = field(
-        default_factory=lambda: {
-            "img_reward_alignment": "instruction_alignment",
-            "img_reward_fidelity": "visual_artifacts",
-            "img_reward_coherence": "semantic_inconsistency",
-            "edit_reward_compliance": "edit_noncompliance",
-            "edit_reward_consistency": "semantic_inconsistency",
-            "edit_reward_quality": "visual_artifacts",
-        }
-    )
-    """Sub-score column -> failure mode it stands for."""
-    residual_modes: dict[str, str] = field(
-        default_factory=lambda: {"t2i": "semantic_inconsistency", "edit": "edit_noncompliance"}
-    )
+    vqa_modes: dict[str, str] = field(default_factory=lambda: dict(judges.get("vqa").low_score_modes))
+    """Mode for a failed VQAScore check, per task (default: the registry's, `curation/judges.py`):
+    on an edit, VQAScore asks whether the output shows the target description, so a failure
+    means the edit was not carried out."""
+    sub_score_modes: dict[str, str] = field(default_factory=judges.sub_score_modes)
+    """Sub-score column -> failure mode it stands for (default: every judge's, from the registry)."""
+    residual_modes: dict[str, str] = field(default_factory=judges.residual_modes)
     """Mode for a reward-rejected row whose sub-scores all pass: the judge dislikes the
     sample for a reason that is neither a prompt mismatch nor artifacts."""
 
@@ -144,8 +133,8 @@ class StageConfig:
     model: str = ""
     """Local folder or hub id (`from_pretrained`). Empty disables the stage."""
     scorer: str = ""
-    """Scorer class: empty for the stage's own (img_reward, edit_reward, vqascore), or
-    another registered name (e.g. `vqascore` to use a yes/no judge as a reward)."""
+    """Scorer class: empty for the judge's own (its registry entry), or another registered name
+    (`judges.SCORERS`; e.g. `vqascore` to use a yes/no judge as a reward)."""
     revision: str | None = None
     """Hub revision to pin (ignored for local folders)."""
     backend: str = "native"
@@ -205,18 +194,28 @@ class RayConfig:
     """GPUs for an in-process Ray (None: detected)."""
 
 
+def _judge_sections(cls):
+    """Give `cls` one `StageConfig` field per registered judge, after `output` (`img_reward`,
+    `edit_reward`, `vqa`: see `curation/judges.py`), before `@dataclass` reads the fields."""
+    ann = {}
+    for name, tp in cls.__annotations__.items():
+        ann[name] = tp
+        if name == "output":
+            for j in judges.JUDGES:
+                ann[j.stage] = "StageConfig"
+                setattr(cls, j.stage, field(default_factory=StageConfig))
+    cls.__annotations__ = ann
+    return cls
+
+
 @dataclass
+@_judge_sections
 class ScoreJobConfig:
-    """Everything the scoring job needs."""
+    """Everything the scoring job needs. Besides the fields below, one `StageConfig` per judge
+    in the registry (`cfg.img_reward`, `cfg.edit_reward`, `cfg.vqa`)."""
 
     input: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    img_reward: StageConfig = field(default_factory=StageConfig)
-    """ImgReward: scores t2i rows."""
-    edit_reward: StageConfig = field(default_factory=StageConfig)
-    """EditReward: scores edit rows."""
-    vqa: StageConfig = field(default_factory=StageConfig)
-    """VQAScore: scores both tasks."""
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     remote: RemoteConfig = field(default_factory=RemoteConfig)
@@ -260,7 +259,7 @@ class ScoreJobConfig:
         d.pop("output")
         d.pop("ray")
         d["input"].pop("paths")
-        for stage in ("img_reward", "edit_reward", "vqa"):
+        for stage in judges.STAGES:
             for k in StageConfig.PLACEMENT_FIELDS:
                 d[stage].pop(k)
         return d

@@ -11,7 +11,9 @@ is skipped). Rejected rows carry the failure modes of the checks that failed:
   task's residual mode (semantic_inconsistency on t2i);
 - cheap checks (no model) add their own modes before scoring and reject on their own.
 
-Every rejected row has at least one mode; error rows have none.
+Every rejected row has at least one mode; error rows have none. Which judge is a task's reward
+judge, which judges are checks, and the default mode of each sub-score come from the judge
+registry (`curation/judges.py`).
 """
 
 from __future__ import annotations
@@ -20,32 +22,46 @@ import datetime as dt
 
 import pyarrow as pa
 
+from . import judges
 from . import schema as S
 from .config import ThresholdConfig
 
-REWARD_STAGE = {"t2i": "img_reward", "edit": "edit_reward"}
+REWARD_STAGE = {t: j.stage for t in S.TASKS if (j := judges.reward_judge(t)) is not None}
+"""Task -> the stage whose score is its `reward_score` (from the judge registry)."""
+
+
+def _threshold(th: ThresholdConfig, judge: judges.Judge) -> float:
+    return getattr(th, judge.threshold)
+
+
+def _low_score_mode(th: ThresholdConfig, judge: judges.Judge, task: str) -> str:
+    """A check judge's mode on `task`: `thresholds.<threshold>_modes` (e.g. `vqa_modes`) when the
+    config has that field, else the registry's."""
+    modes = getattr(th, f"{judge.threshold}_modes", None) or judge.low_score_modes
+    return modes.get(task, "instruction_alignment")
 
 
 def decide_row(row: dict, th: ThresholdConfig, enabled: set[str]) -> tuple[str, list[str], float | None]:
     """(decision, failure modes, reward score) for one row."""
     task = row.get("task_hive")
-    reward_stage = REWARD_STAGE.get(task)
-    reward = row.get(S.stage_column(reward_stage, "score")) if reward_stage else None
+    rj = judges.reward_judge(task)
+    reward = row.get(rj.column("score")) if rj else None
     if row.get(S.ERROR):
         return "error", [], reward
     modes = list(dict.fromkeys(row.get(S.FAILURE_MODES_COL) or []))
     if modes:  # a cheap check already rejected it
         return "reject", modes, reward
-    missing = [st for st in (reward_stage, "vqa") if st in enabled and row.get(S.stage_column(st, "score")) is None]
-    if missing:
+    checks = [j for j in judges.check_judges(task) if j.stage in enabled]
+    scoring = checks + ([rj] if rj is not None and rj.stage in enabled else [])
+    if any(row.get(j.column("score")) is None for j in scoring):
         # A stage that should have scored did not, yet recorded no error: never keep silently.
         return "error", [], reward
-    vqa = row.get(S.stage_column("vqa", "score"))
-    if "vqa" in enabled and vqa < th.vqa:
-        modes.append(th.vqa_modes.get(task, "instruction_alignment"))
-    if reward_stage in enabled and reward < th.reward:
+    for j in checks:
+        if row[j.column("score")] < _threshold(th, j):
+            modes.append(_low_score_mode(th, j, task))
+    if rj is not None and rj.stage in enabled and reward < _threshold(th, rj):
         for col, mode in th.sub_score_modes.items():
-            if not col.startswith(reward_stage + "_"):
+            if not col.startswith(rj.stage + "_"):
                 continue
             value = row.get(col)
             if value is not None and value < th.sub_score and mode not in modes:
@@ -64,7 +80,7 @@ def decide_batch(table: pa.Table, th: ThresholdConfig, enabled: list[str], run_i
         d, m, r = decide_row(row, th, enabled_set)
         err = row.get(S.ERROR)
         if d == "error" and not err:
-            missing = [st for st in ("img_reward", "edit_reward", "vqa") if st in enabled_set]
+            missing = [st for st in judges.STAGES if st in enabled_set]
             err = f"no score recorded by {', '.join(missing)} and no error given"
         decisions.append(d)
         modes.append(m)

@@ -28,6 +28,7 @@ from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
 from .manifest import OutputConflict, OutputLock, RunManifest, open_run
 from .prepare import DROP, ID_SCHEMA, PrepareContext, partition_ids, plan_extra_columns, prepare_partition
+from .progress import StageBar
 from .scoring import DEFAULT_SCORER, STAGE_TASKS, JudgeSpec, ScoringStage, declared_columns, stage_columns
 from .shards import OutputLayout, ShardWriter, write_json_atomic
 from .summary import format_summary, summarize_shards
@@ -51,21 +52,11 @@ class JobResult:
 # ----------------------------------------------------------------------------- ray
 
 
-def ensure_ray(cfg: ScoreJobConfig) -> None:
+def ensure_ray(cfg: ScoreJobConfig, verbose: bool = False) -> None:
     """Join a cluster (RAY_ADDRESS / --ray-address, e.g. under `ray job submit`) or start one in-process."""
-    import ray
+    from reward_models.ray_session import ensure_ray as start
 
-    if ray.is_initialized():
-        return
-    # Local workers inherit the driver's environment: make the project importable there too.
-    paths = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=cfg.ray.address or None, logging_level=logging.WARNING)
-    else:
-        # "local": always a fresh in-process instance, never a stale /tmp/ray/ray_current_cluster.
-        ray.init(address="local", num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, include_dashboard=False,
-                 logging_level=logging.WARNING)
+    start(cfg.ray.address, num_cpus=cfg.ray.num_cpus, num_gpus=cfg.ray.num_gpus, verbose=verbose)
 
 
 # ----------------------------------------------------------------------------- judges
@@ -122,7 +113,8 @@ def _ids_task(batch: pa.Table, ctx: PrepareContext) -> pa.Table:
     return pa.concat_tables([partition_ids(Partition.from_json(p), ctx) for p in batch.column("partition").to_pylist()])
 
 
-def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout, ctx: PrepareContext) -> Path:
+def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout, ctx: PrepareContext,
+                    progress: bool = False) -> Path:
     """Every input row's (partition, file, row, sample_id), in `.run/input_ids.pq` (Parquet)."""
     import ray.data
 
@@ -132,9 +124,12 @@ def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout, 
     out = layout.input_ids
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
+    bar = StageBar("index", plan.num_rows, enabled=progress)
     with pq.ParquetWriter(tmp, ID_SCHEMA) as w:
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             w.write_table(block.cast(ID_SCHEMA))
+            bar.update(block.num_rows)
+    bar.close()
     os.replace(tmp, out)
     return out
 
@@ -239,7 +234,10 @@ def check_output(output: Path, plan: InputPlan) -> None:
             raise OutputConflict(f"--output {output} contains the input {src}; write the shards somewhere else")
 
 
-def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
+def run_score_job(cfg: ScoreJobConfig, echo=print, verbose: bool = False, progress: bool | None = None) -> JobResult:
+    """Score `cfg`'s inputs into its output folder. Messages go to `echo`; a progress bar per stage is
+    shown when `progress` (default: when `echo` is `print`); Ray's own logs reach the console only when
+    `verbose` (they are always in the Ray session's log folder)."""
     if not cfg.output.path:
         raise OutputConflict("no output folder (use --output PATH)")
     ScoreJobConfig.from_dict(cfg.to_dict())  # re-validate values set after construction
@@ -248,11 +246,11 @@ def run_score_job(cfg: ScoreJobConfig, echo=print) -> JobResult:
     layout = OutputLayout(Path(cfg.output.path).resolve())
     check_output(layout.root, plan)
     with OutputLock(layout):
-        return _run_locked(cfg, specs, plan, layout, echo)
+        return _run_locked(cfg, specs, plan, layout, echo, verbose, echo is print if progress is None else progress)
 
 
 def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, layout: OutputLayout,
-                echo) -> JobResult:
+                echo, verbose: bool = False, progress: bool = False) -> JobResult:
     config_hash = cfg.hash()
     manifest, resumed = open_run(
         layout, config_hash=config_hash, input_fingerprint=plan.fingerprint(), config=cfg.to_dict(),
@@ -261,13 +259,13 @@ def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, la
     )
     echo(f"{'resuming' if resumed else 'starting'} run {manifest.run_id}: {plan.num_rows} input rows in "
          f"{len(plan.files)} file(s), {len(plan.partitions)} partition(s) -> {layout.root}")
-    ensure_ray(cfg)
+    ensure_ray(cfg, verbose)
 
     extra_schema, rename = plan_extra_columns(plan.files, cfg.input.columns, judge_columns(specs))
     ctx = _prepare_ctx(cfg, plan, specs, rename)
     ids_path = layout.input_ids
     if not manifest.ids_indexed or not ids_path.exists():
-        index_input_ids(cfg, plan, layout, ctx)
+        index_input_ids(cfg, plan, layout, ctx, progress)
         manifest.ids_indexed = True
     duplicates = find_duplicates(ids_path)
     drops = {pid: sum(1 for c in d.values() if c == DROP) for pid, d in duplicates.items()}
@@ -300,9 +298,12 @@ def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, la
                              cfg.output.row_group_rows, cfg.output.row_group_bytes,
                              extra_schema=extra_schema)
         ds = build_dataset(cfg, plan, pending, manifest, duplicates, specs, ctx)
+        bar = StageBar("score", sum(manifest.expected_rows[p.pid] for p in pending), enabled=progress)
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             writer.add(block)
             rows_scored += block.num_rows
+            bar.update(block.num_rows)
+        bar.close()
         if writer.pending:
             raise RuntimeError(f"partitions {writer.pending[:5]} did not receive all their rows")
     elapsed = time.time() - t0

@@ -40,8 +40,8 @@ PIPELINE_SCHEMA = pa.schema(
         (S.SOURCE_IMAGE, S.IMAGE_STRUCT),
         (S.SOURCE, pa.string()),
         (S.META, pa.string()),
-        ("vqa_text", pa.string()),
-        ("_prompt_scored", pa.string()),
+        (S.VQA_TEXT, pa.string()),
+        (S.PROMPT_SCORED, pa.string()),
         (S.IMAGE_WIDTH, pa.int64()),
         (S.IMAGE_HEIGHT, pa.int64()),
         (S.ERROR, pa.string()),
@@ -56,7 +56,7 @@ PIPELINE_SCHEMA = pa.schema(
 )
 """Columns of every block between preparation and writing (fixed, so blocks concatenate)."""
 
-INTERNAL_COLUMNS = ("task_hive", "_prompt_scored", "_extra")
+INTERNAL_COLUMNS = ("task_hive", S.PROMPT_SCORED, "_extra")
 """Pipeline-only columns, dropped (or unpacked) when shards are written."""
 
 ID_SCHEMA = pa.schema([(S.INPUT_PARTITION, pa.string()), (S.INPUT_FILE, pa.string()),
@@ -497,7 +497,7 @@ def normalise_row(
                 f"prompt truncated from {len(scored_prompt)} to {limits.max_prompt_chars} characters for scoring"
             )
             scored_prompt = scored_prompt[: limits.max_prompt_chars]
-    out["_prompt_scored"] = scored_prompt
+    out[S.PROMPT_SCORED] = scored_prompt
 
     # images
     out[S.IMAGE] = _cell_struct(image_ref)
@@ -535,7 +535,7 @@ def normalise_row(
                      "counted here and not written")
     out[S.ERROR] = "; ".join(errors) if errors else None
     if scored_prompt is not None and out["task_hive"] in S.TASKS:
-        out["vqa_text"] = vqa_text_for(out["task_hive"], scored_prompt, out[S.META])
+        out[S.VQA_TEXT] = vqa_text_for(out["task_hive"], scored_prompt, out[S.META])
     return out
 
 

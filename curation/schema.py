@@ -78,6 +78,8 @@ INPUT_FILE = "input_file"
 INPUT_ROW = "input_row"
 IMAGE_WIDTH = "image_width"
 IMAGE_HEIGHT = "image_height"
+VQA_TEXT = "vqa_text"  # what VQAScore asks about: the caption, or the target description on edits
+PROMPT_SCORED = "_prompt_scored"  # internal: the prompt as judges read it (truncated if too long)
 
 OUTPUT_COLUMNS: dict[str, pa.DataType] = {
     REWARD_SCORE: pa.float64(),  # the task's reward model score (ImgReward for t2i, EditReward for edit)

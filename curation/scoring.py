@@ -20,14 +20,11 @@ import pyarrow as pa
 
 from reward_models.interface import ScoreBatch
 
+from . import judges
 from . import schema as S
 from .images import decode_image
 
 log = logging.getLogger(__name__)
-
-STAGE_TASKS = {"img_reward": ("t2i",), "edit_reward": ("edit",), "vqa": ("t2i", "edit")}
-"""Which rows each stage scores."""
-DEFAULT_SCORER = {"img_reward": "img_reward", "edit_reward": "edit_reward", "vqa": "vqascore"}
 
 
 @dataclass
@@ -35,7 +32,7 @@ class JudgeSpec:
     """A judge as the actor builds it (plain data: it crosses to Ray workers)."""
 
     stage: str
-    """Output column prefix: img_reward | edit_reward | vqa."""
+    """The judge's registry name (`curation/judges.py`), its output column prefix."""
     scorer: str
     """Registered scorer name (see `build_scorer`)."""
     model: str
@@ -56,7 +53,7 @@ class JudgeSpec:
 
     @property
     def text_column(self) -> str:
-        return "vqa_text" if self.stage == "vqa" else "_prompt_scored"
+        return judges.get(self.stage).text_column
 
     def checkpoint_key(self) -> tuple:
         """Judges with equal keys share a stage (and a loaded model)."""
@@ -66,43 +63,12 @@ class JudgeSpec:
                 self.revision, self.dtype, self.device, self.trust_remote_code)
 
 
-def scorer_class(name: str):
-    """The class behind a registered scorer name (imported lazily: heavy modules)."""
-    if name == "img_reward":
-        from reward_models.img_reward.scorer import ImgRewardScorer
-
-        return ImgRewardScorer
-    if name == "edit_reward":
-        from reward_models.edit_reward.scorer import EditRewardScorer
-
-        return EditRewardScorer
-    if name == "vqascore":
-        from reward_models.vqascore.native import NativeVQAScorer
-
-        return NativeVQAScorer
-    if name == "t2v_metrics":
-        from reward_models.vqascore.t2v_backend import T2VMetricsVQAScorer
-
-        return T2VMetricsVQAScorer
-    raise ValueError(f"unknown scorer {name!r}: use img_reward, edit_reward, vqascore or t2v_metrics")
-
-
-CONTRACT_SUB_SCORES = {
-    "img_reward": ("alignment", "fidelity"),
-    "edit_reward": ("compliance", "consistency", "quality"),
-}
-"""Sub-scores each reward judge promises (reward_models' scorer contract)."""
-
-
 def declared_columns(spec: JudgeSpec) -> JudgeSpec:
-    """Fix the columns a judge adds before any actor starts, so every block has the same schema.
-
-    Taken from the scorer class (`sub_score_names`, `info_keys`) when it declares them, else
-    from the scorer contract.
-    """
-    cls = scorer_class(spec.scorer) if spec.scorer != "t2v_metrics" else None
-    subs = tuple(getattr(cls, "sub_score_names", CONTRACT_SUB_SCORES.get(spec.scorer, ()))) if cls else ()
-    info = tuple(getattr(cls, "info_keys", ())) if cls else ()
+    """Fix the columns a judge adds before any actor starts, so every block has the same schema:
+    the sub-scores and info keys its scorer class declares (`sub_score_names`, `info_keys`)."""
+    cls = judges.scorer_class(spec.scorer)
+    subs = tuple(cls.sub_score_names)
+    info = tuple(getattr(cls, "info_keys", ()))
     if spec.scorer in ("vqascore", "t2v_metrics"):
         info = ("template", "answer")
     return JudgeSpec(**{**asdict(spec), "sub_score_names": subs, "info_keys": info})
@@ -112,7 +78,7 @@ def build_scorer(spec: JudgeSpec, cache):
     """Instantiate a judge; checkpoints come from the actor's shared cache."""
     from reward_models.loading import LoadSpec
 
-    cls = scorer_class(spec.scorer)
+    cls = judges.scorer_class(spec.scorer)
     if spec.scorer == "t2v_metrics":
         from reward_models.vqascore.t2v_backend import T2VMetricsConfig
 

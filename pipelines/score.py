@@ -22,7 +22,11 @@ from curation.manifest import OutputConflict  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show Ray's own logs (Ray Data progress logs, worker output); they are always "
+                             "in the Ray session's log folder (/tmp/ray/session_*/logs)")
+    args = parser.parse_args(argv)
     cfg = config_from_args(args)
     demo = not cfg.input.paths
     if demo:
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if found is not None and RunManifest.load(found).config_hash != cfg.hash():
             cfg.output.overwrite = True
     try:
-        result = run_score_job(cfg)
+        result = run_score_job(cfg, verbose=args.verbose)
     except (OutputConflict, InputError) as e:
         # Bad usage (missing or empty input, output that is a file, an input, or locked by another
         # writer, a conflicting previous run): one line and exit 2, no traceback.

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     ray_g.add_argument("--cpus-per-worker", type=float, default=1)
     ray_g.add_argument("--max-failures", type=int, default=0, help="worker failures Ray recovers from (from the last checkpoint)")
     ray_g.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS or a local instance)")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show library chatter (weight loading, transformers info) and Ray's own logs "
+                        "(always kept in the Ray session's log folder)")
     return p
 
 
@@ -119,6 +122,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    from reward_models.ray_session import ensure_ray, quiet_libraries
+
+    quiet_libraries(args.verbose)
     cfg = config_from_args(args)
     if args.print_config:
         print(json.dumps(cfg.to_dict(), indent=2))
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--ray and --local exclude each other")
     # Under `ray job submit` (RAY_ADDRESS set) the run goes to the cluster unless --local says otherwise.
     if args.ray or (not args.local and os.environ.get("RAY_ADDRESS", "local") != "local"):
+        ensure_ray(args.address, verbose=args.verbose)
         result = run_ray(cfg, num_workers=args.workers, use_gpu=args.gpu, cpus_per_worker=args.cpus_per_worker,
                          max_failures=args.max_failures, address=args.address)
         metrics = result.metrics or {}

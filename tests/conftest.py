@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 # Ray 2.60 turns token authentication on by default; say so explicitly (the job-submit test
 # starts its own head with the same mode).
 os.environ.setdefault("RAY_AUTH_MODE", "token")
@@ -19,15 +16,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the whole session (startup costs ~5 s)."""
+    """One local Ray for the whole session (startup costs ~5 s): always a fresh instance (never a
+    cluster another session left behind), its logs in its session folder."""
     import ray
 
-    if not ray.is_initialized():
-        paths = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        # address="local" always starts a fresh instance, even when another session left a
-        # /tmp/ray/ray_current_cluster behind.
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    from reward_models.ray_session import ensure_ray
+
+    ensure_ray("local", num_cpus=2)
     yield ray
 
 

@@ -31,9 +31,18 @@ def parse(script_cls, config_cls, argv: list[str]):
 
 
 def main(argv: list[str] | None, *, script: str, config: str, train: str, name: str) -> dict:
-    """Parse, then train here or on Ray. `script`/`config`/`train` are "module:attr" paths."""
+    """Parse, then train here or on Ray. `script`/`config`/`train` are "module:attr" paths.
+
+    Quiet by default: the project's own log lines and the trainer's step bar; `--verbose` also shows
+    the libraries' chatter (weight-loading and map bars, transformers/datasets info) and Ray's logs.
+    """
+    from reward_models.ray_session import quiet_libraries
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    quiet_libraries(verbose)
     script_cls, config_cls, train_fn = _resolve(script), _resolve(config), _resolve(train)
     args, cfg = parse(script_cls, config_cls, argv)
     if not args.model_name_or_path:
@@ -43,9 +52,9 @@ def main(argv: list[str] | None, *, script: str, config: str, train: str, name: 
     from reward_models.training.ray_train import run_on_ray
 
     payload = {"argv": argv, "cwd": os.getcwd(), "script": script, "config": config, "train": train,
-               "output_dir": str(Path(cfg.output_dir).resolve()), "use_gpu": args.ray_use_gpu}
+               "output_dir": str(Path(cfg.output_dir).resolve()), "use_gpu": args.ray_use_gpu, "verbose": verbose}
     metrics = run_on_ray(ray_worker, payload, num_workers=args.ray_num_workers, use_gpu=args.ray_use_gpu,
-                         address=args.ray_address, name=name)
+                         address=args.ray_address, name=name, verbose=verbose)
     # Rank 0 wrote the full summary beside the judge (Ray Train v2 keeps metrics only with checkpoints).
     summary_file = Path(payload["output_dir"]) / "train_summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -54,9 +63,11 @@ def main(argv: list[str] | None, *, script: str, config: str, train: str, name: 
 
 def ray_worker(payload: dict) -> None:
     """One Ray Train worker: the same parse and training, with Ray's trainer integration."""
+    from reward_models.ray_session import quiet_libraries
     from reward_models.training.ray_train import report_final
 
     logging.basicConfig(level=logging.INFO)
+    quiet_libraries(payload.get("verbose", False))
     if os.path.isdir(payload["cwd"]):
         os.chdir(payload["cwd"])  # relative data paths mean what they meant to the driver
     script_cls, config_cls, train_fn = (_resolve(payload[k]) for k in ("script", "config", "train"))

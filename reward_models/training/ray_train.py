@@ -9,26 +9,21 @@ judge folder: `output_dir` must be on storage every node can reach (or the singl
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
-
-def project_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
+from reward_models.ray_session import ensure_ray, project_pythonpath
 
 
 def run_on_ray(worker_fn: Callable[[dict], None], payload: dict, *, num_workers: int = 1, use_gpu: bool = False,
-               address: str | None = None, name: str = "reward-model", storage_path: str | None = None) -> dict:
+               address: str | None = None, name: str = "reward-model", storage_path: str | None = None,
+               verbose: bool = False) -> dict:
     """Run `worker_fn(payload)` on `num_workers` Ray Train workers; return the last reported metrics."""
-    import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    if not ray.is_initialized():
-        # Workers import this project: put it on their path without uploading anything.
-        # No address and no RAY_ADDRESS: a fresh local instance, never a stale `ray start` head.
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}})
+    # Workers import this project: put it on their path without uploading anything.
+    ensure_ray(address, runtime_env={"env_vars": {"PYTHONPATH": project_pythonpath()}}, verbose=verbose)
     storage = storage_path or str(Path(payload.get("output_dir", ".")).resolve().parent / "ray_results")
     trainer = TorchTrainer(
         train_loop_per_worker=worker_fn,
@@ -40,11 +35,6 @@ def run_on_ray(worker_fn: Callable[[dict], None], payload: dict, *, num_workers:
     if result.error:
         raise result.error
     return dict(result.metrics or {})
-
-
-def _pythonpath() -> str:
-    parts = [project_root(), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
-    return os.pathsep.join(dict.fromkeys(parts))
 
 
 def report_final(metrics: dict) -> None:
