@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import judges
 from . import schema as S
 from .config import ScoreJobConfig
 from .decisions import decide_batch
@@ -29,7 +30,7 @@ from .inputs import InputPlan, Partition, plan_inputs
 from .manifest import OutputConflict, OutputLock, RunManifest, open_run
 from .prepare import DROP, ID_SCHEMA, PrepareContext, partition_ids, plan_extra_columns, prepare_partition
 from .progress import StageBar
-from .scoring import DEFAULT_SCORER, STAGE_TASKS, JudgeSpec, ScoringStage, declared_columns, stage_columns
+from .scoring import JudgeSpec, ScoringStage, declared_columns, stage_columns
 from .shards import OutputLayout, ShardWriter, write_json_atomic
 from .summary import format_summary, summarize_shards
 
@@ -64,18 +65,19 @@ def ensure_ray(cfg: ScoreJobConfig, verbose: bool = False) -> None:
 
 def judge_specs(cfg: ScoreJobConfig) -> list[JudgeSpec]:
     specs = []
-    for stage in ("img_reward", "edit_reward", "vqa"):
+    for judge in judges.JUDGES:
+        stage = judge.stage
         sc = getattr(cfg, stage)
         t2v = stage == "vqa" and sc.backend == "t2v_metrics"
         if not sc.model and not t2v:
             continue
         if stage == "vqa" and sc.backend not in ("native", "t2v_metrics"):
             raise ValueError(f"vqa.backend must be native or t2v_metrics, not {sc.backend!r}")
-        scorer = "t2v_metrics" if t2v else (sc.scorer or DEFAULT_SCORER[stage])
+        scorer = "t2v_metrics" if t2v else (sc.scorer or judge.scorer)
         spec = JudgeSpec(stage=stage, scorer=scorer, model=sc.model, revision=sc.revision, dtype=sc.dtype,
                          device=sc.device, trust_remote_code=sc.trust_remote_code, max_pixels=sc.max_pixels,
                          batch_size=sc.batch_size, template=sc.template, answer=sc.answer, t2v_model=sc.t2v_model,
-                         t2v_python=sc.t2v_python, tasks=STAGE_TASKS[stage])
+                         t2v_python=sc.t2v_python, tasks=judge.tasks)
         specs.append(declared_columns(spec))
     return specs
 
