@@ -19,14 +19,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import judges
 from .. import schema as S
 from .registry import run_audit
 from .view import AuditView
 
 TASK_COLORS = {"t2i": "#3b6fb6", "edit": "#d0802b", "(all)": "#444444"}
 DECISION_COLORS = {"keep": "#3a9a5b", "reject": "#c8553d", "error": "#8c8c8c"}
-SCORE_ORDER = ["reward", "vqa", "img_reward_alignment", "img_reward_fidelity", "img_reward_coherence",
-               "edit_reward_compliance", "edit_reward_consistency", "edit_reward_quality"]
+SCORE_ORDER = judges.score_names()
+"""The scores the report pictures, in order (reward, vqa, then every judge's sub-scores)."""
 THUMB_PX = 160
 
 
@@ -373,7 +374,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path, gallery_size: int = 1
           ("keep rule", f"reward >= {fmt(th['reward'])} and VQAScore >= {fmt(th['vqa'])} "
                         f"(sub-scores tag modes below {fmt(th['sub_score'])})"),
           ("judges", "; ".join(f"{j.get('stage')}: {j.get('scorer')} {j.get('model')}" for j in summary.get("judges", []))
-           or f"img_reward {run['img_reward_model']}; edit_reward {run['edit_reward_model']}; vqa {run['vqa_model']}"),
+           or "; ".join(f"{s} {run[f'{s}_model']}" for s in judges.STAGES)),
           ("partitions", f"{run['finished_partitions']} finished of {run['partitions']}"),
           ("scoring speed", f"{summary['rows_per_s']:.1f} rows/s" if summary.get("rows_per_s") else "")]
     kv_html = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in kv if v not in (None, ""))

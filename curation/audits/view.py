@@ -11,6 +11,7 @@
 | `run_partitions`      | planned input partition        | manifest `partitions` / `expected_rows` / `finished` |
 | `run_files`           | shard file, listed or on disk  | manifest `finished[*].files` + the folder    |
 | `run_config`          | flattened config key           | manifest `config`                            |
+| `scores`              | (output row, score) with a value | `samples`, one branch per score of `judges.score_names()` |
 | `failure_mode_vocab`, `decision_vocab` | allowed value | `curation.schema`                          |
 
 Every row-level view carries `run_index` (0 = first folder given), `run_dir` and `run` (the
@@ -18,6 +19,13 @@ folder's run id from its manifest; `run_id` stays the id written on the row, so 
 in from another run is visible). `samples` also has `shard_file` (the Parquet file it came
 from). Stage columns that a run did not produce (e.g. reward sub-scores) are added as NULL so
 every audit works on every run.
+
+`scores` is the long form the score audits and the report read: `score` is `reward` (the task's
+reward judge), a check judge's stage (`vqa`) or a sub-score column (`img_reward_alignment`, ...),
+`score_order` its place in `judges.score_names()`, `value` the score, `model` the model id of the
+judge that gave it, and `mode` the failure mode the score stands for on that row (a sub-score's
+mode, a check judge's mode on the row's task; NULL for `reward`). It is generated from the judge
+registry (`curation/judges.py`), so a new judge's sub-scores reach every score audit.
 
 Shards are read lazily through views: DuckDB reads only the columns a query names, so image
 bytes are never loaded unless a query selects them (`samples_with_images`).
@@ -58,28 +66,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import judges
 from .. import schema as S
 from ..shards import OutputLayout
 
-KNOWN_STAGE_COLUMNS: dict[str, str] = {
-    "reward_score": "DOUBLE",
-    "img_reward_score": "DOUBLE",
-    "edit_reward_score": "DOUBLE",
-    "vqa_score": "DOUBLE",
-    "img_reward_alignment": "DOUBLE",
-    "img_reward_fidelity": "DOUBLE",
-    "img_reward_coherence": "DOUBLE",
-    "edit_reward_compliance": "DOUBLE",
-    "edit_reward_consistency": "DOUBLE",
-    "edit_reward_quality": "DOUBLE",
-    "img_reward_model_id": "VARCHAR",
-    "edit_reward_model_id": "VARCHAR",
-    "vqa_model_id": "VARCHAR",
-    "img_reward_model_revision": "VARCHAR",
-    "edit_reward_model_revision": "VARCHAR",
-    "vqa_model_revision": "VARCHAR",
-}
-"""Columns audits may name; added as typed NULLs where a run lacks them."""
+def _stage_columns() -> dict[str, str]:
+    cols = {S.REWARD_SCORE: "DOUBLE"}
+    for j in judges.JUDGES:
+        cols[j.column("score")] = "DOUBLE"
+        cols.update({c: "DOUBLE" for c in j.sub_score_columns})
+        cols[j.column("model_id")] = "VARCHAR"
+        cols[j.column("model_revision")] = "VARCHAR"
+    return cols
+
+
+KNOWN_STAGE_COLUMNS: dict[str, str] = _stage_columns()
+"""Columns audits may name (every judge's score, sub-scores and model, from the judge registry);
+added as typed NULLs where a run lacks them."""
 
 CORE_COLUMNS: dict[str, str] = {
     "sample_id": "VARCHAR", "task": "VARCHAR", "prompt": "VARCHAR", "source": "VARCHAR", "meta": "VARCHAR",
@@ -96,7 +99,7 @@ RUNS_SCHEMA = pa.schema(
      ("input_root", pa.string()), ("reward_threshold", pa.float64()), ("vqa_threshold", pa.float64()),
      ("sub_score_threshold", pa.float64()), ("input_rows", pa.int64()), ("expected_rows", pa.int64()),
      ("duplicate_rows", pa.int64()), ("partitions", pa.int64()), ("finished_partitions", pa.int64()),
-     ("img_reward_model", pa.string()), ("edit_reward_model", pa.string()), ("vqa_model", pa.string())])
+     *((f"{j.stage}_model", pa.string()) for j in judges.JUDGES)])
 """The `runs` table: one row per run folder, from its manifest (NULLs where there is none)."""
 
 ID_COLUMNS = {"input_partition": "VARCHAR", "input_file": "VARCHAR", "input_row": "BIGINT", "sample_id": "VARCHAR"}
@@ -269,6 +272,28 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
             None if value is None else str(value))
 
 
+def scores_view_sql() -> str:
+    """SQL of the long `scores` view: one narrow branch per score (see the module docstring)."""
+    cols = "run_index, run, shard_file, sample_id, task, source, decision"
+    branches = []
+    reward_model = " ".join(f"WHEN {_lit(t)} THEN {j.column('model_id')}"
+                            for t in S.TASKS if (j := judges.reward_judge(t)) is not None)
+    order = {name: i + 1 for i, name in enumerate(judges.score_names())}
+    branches.append(f"SELECT {cols}, 'reward' AS score, {order['reward']} AS score_order, {S.REWARD_SCORE} AS value, "
+                    f"CASE task {reward_model} END AS model, NULL::VARCHAR AS mode "
+                    f"FROM samples WHERE {S.REWARD_SCORE} IS NOT NULL")
+    for j in judges.JUDGES:
+        if j.role == "check":
+            mode = " ".join(f"WHEN {_lit(t)} THEN {_lit(m)}" for t, m in j.low_score_modes.items())
+            branches.append(f"SELECT {cols}, {_lit(j.stage)}, {order[j.stage]}, {j.column('score')}, "
+                            f"{j.column('model_id')}, CASE task {mode} END "
+                            f"FROM samples WHERE {j.column('score')} IS NOT NULL")
+        for col, mode in j.sub_score_columns.items():
+            branches.append(f"SELECT {cols}, {_lit(col)}, {order[col]}, {col}, {j.column('model_id')}, {_lit(mode)} "
+                            f"FROM samples WHERE {col} IS NOT NULL")
+    return "\nUNION ALL ".join(branches)
+
+
 # ----------------------------------------------------------------------------- the view
 
 
@@ -349,7 +374,6 @@ class AuditView:
             m = f.manifest or {}
             th = (m.get("config") or {}).get("thresholds") or {}
             cfg = m.get("config") or {}
-            stage_model = {s: (cfg.get(s) or {}).get("model") for s in ("img_reward", "edit_reward", "vqa")}
             runs.append({
                 "run_index": f.index, "run_dir": str(f.root), "run": f.run, "config_hash": m.get("config_hash"),
                 "created_at": m.get("created_at"), "has_manifest": f.manifest is not None,
@@ -360,8 +384,7 @@ class AuditView:
                 "expected_rows": sum((m.get("expected_rows") or {}).values()) if f.manifest else None,
                 "duplicate_rows": m.get("duplicate_rows"), "partitions": len(m.get("partitions") or {}),
                 "finished_partitions": len(m.get("finished") or {}),
-                "img_reward_model": stage_model["img_reward"], "edit_reward_model": stage_model["edit_reward"],
-                "vqa_model": stage_model["vqa"],
+                **{f"{s}_model": (cfg.get(s) or {}).get("model") for s in judges.STAGES},
             })
             finished = m.get("finished") or {}
             for pid, n in (m.get("partitions") or {}).items():
@@ -418,6 +441,7 @@ class AuditView:
         extra = "".join(f", NULL::{t} AS {c}" for c, t in CORE_COLUMNS.items() if c not in have)
         self.con.execute(f"CREATE VIEW samples_with_images AS SELECT *{extra} FROM ({union})")
         self.con.execute("CREATE VIEW samples AS SELECT * EXCLUDE (image, source_image) FROM samples_with_images")
+        self.con.execute("CREATE VIEW scores AS " + scores_view_sql())
 
         ids = [f"SELECT {f.index}::BIGINT AS run_index, {_lit(f.root)} AS run_dir, {_lit(f.run)} AS run, "
                f"input_partition, input_file, input_row, sample_id FROM read_parquet({_path_lit(f.input_ids)})"

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from PIL import Image
 
+from curation import judges
 from curation import schema as S
 from curation.audits.report import build_report
 
@@ -81,9 +82,7 @@ def mode_score(r, mode: str) -> float:
         return None if v is None or v != v else v
 
     vqa_task = {"instruction_alignment": "t2i", "edit_noncompliance": "edit"}.get(mode)
-    subs = {"instruction_alignment": ["img_reward_alignment"], "edit_noncompliance": ["edit_reward_compliance"],
-            "visual_artifacts": ["img_reward_fidelity", "edit_reward_quality"],
-            "semantic_inconsistency": ["img_reward_coherence", "edit_reward_consistency"]}[mode]
+    subs = [c for c, m in judges.sub_score_modes().items() if m == mode]  # e.g. visual_artifacts: fidelity, quality
     values = [get(c) for c in subs] + ([get("vqa_score")] if r.task == vqa_task else [])
     values = [v for v in values if v is not None]
     for v in ([min(values)] if values else []) + [get("reward_score"), get("vqa_score")]:

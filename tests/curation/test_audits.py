@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curation import judges
 from curation import schema as S
 from curation.audits import registry
 from curation.audits.registry import run_audit
@@ -218,8 +219,7 @@ def test_threshold_sweep(view, runs, rows_a):
 def _long_scores(df: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for score, col in [("reward", "reward_score"), ("vqa", "vqa_score")] + [
-            (c, c) for c in ("img_reward_alignment", "img_reward_fidelity", "img_reward_coherence",
-                             "edit_reward_compliance", "edit_reward_consistency", "edit_reward_quality")]:
+            (c, c) for c in judges.sub_score_modes()]:
         if col in df:
             p = df[df[col].notna()][["task", "source", col]].rename(columns={col: "value"})
             parts.append(p.assign(score=score))
