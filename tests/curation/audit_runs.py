@@ -23,16 +23,12 @@ from .inputs_factory import write_mixed_input
 _CACHE: dict[str, dict] = {}
 
 
-def _judges(root: Path, spread_vqa: str) -> tuple[dict[str, str], dict[str, str]]:
-    try:
-        from reward_models.edit_reward import build_tiny_edit_reward
-        from reward_models.img_reward import build_tiny_img_reward
-    except ImportError:  # reward builders not there yet: the VQAScore judge scores rewards too
-        return ({"img_reward": spread_vqa, "edit_reward": spread_vqa, "vqa": spread_vqa},
-                {"img_reward__scorer": "vqascore", "edit_reward__scorer": "vqascore"})
-    judges = {"img_reward": str(build_tiny_img_reward(root / "img_reward")),
-              "edit_reward": str(build_tiny_edit_reward(root / "edit_reward")), "vqa": spread_vqa}
-    return judges, {}
+def _judges(root: Path, spread_vqa: str) -> dict[str, str]:
+    from reward_models.edit_reward import build_tiny_edit_reward
+    from reward_models.img_reward import build_tiny_img_reward
+
+    return {"img_reward": str(build_tiny_img_reward(root / "img_reward")),
+            "edit_reward": str(build_tiny_edit_reward(root / "edit_reward")), "vqa": spread_vqa}
 
 
 def real_runs(tmp_path_factory, spread_vqa: str) -> dict:
@@ -43,10 +39,9 @@ def real_runs(tmp_path_factory, spread_vqa: str) -> dict:
 
         root = tmp_path_factory.mktemp("audit_runs")
         info = write_mixed_input(root / "input", n_good=16)
-        judges, over = _judges(root / "judges", spread_vqa)
-        run_score_job(job_config([root / "input"], root / "run_a", judges, **over))
-        run_score_job(job_config([root / "input"], root / "run_b", judges, thresholds__reward=0.3,
-                                 thresholds__vqa=0.3, **over))
+        judges = _judges(root / "judges", spread_vqa)
+        run_score_job(job_config([root / "input"], root / "run_a", judges))
+        run_score_job(job_config([root / "input"], root / "run_b", judges, thresholds__reward=0.3, thresholds__vqa=0.3))
         _CACHE[key] = {"a": root / "run_a", "b": root / "run_b", "input": info}
     return _CACHE[key]
 

@@ -1,7 +1,7 @@
 """Learning demonstration: tiny judges trained by the real entry points on the synthetic world.
 
-    python tests/reward_models/learning_demo.py img  --work /tmp/demo [--pairs 1500 --epochs 4 --grpo_steps 60]
-    python tests/reward_models/learning_demo.py edit --work /tmp/demo [--edits 600 --epochs 3]
+    python -m tests.reward_models.learning_demo img  --work /tmp/demo [--pairs 1500 --epochs 4 --grpo_steps 60]
+    python -m tests.reward_models.learning_demo edit --work /tmp/demo [--edits 600 --epochs 3]
 
 ImgReward: synthetic Pick-a-Pic / ImageRewardDB / HPDv2 files are written in their real layouts,
 `pipelines/train_img_reward.py` trains a tiny Qwen2.5-VL (SFT warm-up then GRPO), and the saved
@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path[:0] = [str(ROOT), str(HERE)]
-
 
 def world():
-    """The synthetic world when present, else the tests' small toy world (same API subset)."""
-    try:
-        import synthetic
+    """The synthetic world."""
+    import synthetic
 
-        return synthetic
-    except ImportError:
-        import rm_toyworld as toyworld
-
-        return toyworld
+    return synthetic
 
 
 def corpus(w) -> list[str]:
@@ -86,17 +76,11 @@ def img_demo(work: Path, pairs: int = 1500, prompts: int = 300, epochs: float = 
             "--max_completion_length", "16", "--logging_steps", "10", "--report_to", "none",
             "--save_strategy", "no", "--seed", str(seed), "--eval_fraction", "0.1", "--max_eval_pairs_per_source", "200",
             "--max_pairs_per_source", str(max_pairs)]
-    if hasattr(w, "write_pickapic"):
-        w.write_pickapic(data / "pickapic", pairs, seed=seed)
-        w.write_imagerewarddb(data / "imagerewarddb", prompts, seed=seed + 1)
-        w.write_hpdv2(data / "hpdv2", pairs // 2, seed=seed + 2)
-        argv += ["--pickapic", str(data / "pickapic"), "--imagerewarddb", str(data / "imagerewarddb"),
-                 "--hpdv2", str(data / "hpdv2")]
-    else:
-        import rm_fixtures as fixtures
-
-        fixtures.write_pickapic(data / "pickapic", pairs, seed)
-        argv += ["--pickapic", str(data / "pickapic")]
+    w.write_pickapic(data / "pickapic", pairs, seed=seed)
+    w.write_imagerewarddb(data / "imagerewarddb", prompts, seed=seed + 1)
+    w.write_hpdv2(data / "hpdv2", pairs // 2, seed=seed + 2)
+    argv += ["--pickapic", str(data / "pickapic"), "--imagerewarddb", str(data / "imagerewarddb"),
+             "--hpdv2", str(data / "hpdv2")]
     held = w.preference_pairs(eval_pairs, seed + 1000)
     before = pair_accuracy(ImgRewardScorer(spec=LoadSpec(str(base), device="cpu")), held)
     t0 = time.time()
@@ -121,12 +105,7 @@ def edit_demo(work: Path, edits: int = 600, epochs: float = 3, lr: float = 1e-3,
     work.mkdir(parents=True, exist_ok=True)
     base = build_tiny_edit_reward(work / "edit_base", tiny_config(w, hidden_size=hidden, intermediate_size=2 * hidden))
     data = work / "edit_data" / "humanedit"
-    if hasattr(w, "write_humanedit"):
-        w.write_humanedit(data, edits, seed=seed)
-    else:
-        import rm_fixtures as fixtures
-
-        fixtures.write_humanedit(data, edits, seed)
+    w.write_humanedit(data, edits, seed=seed)
     argv = ["--model_name_or_path", str(base), "--humanedit", str(data), "--output_dir", str(work / "edit_judge"),
             "--num_train_epochs", str(epochs), "--learning_rate", str(lr), "--per_device_train_batch_size", "16",
             "--logging_steps", "20", "--report_to", "none", "--save_strategy", "no", "--seed", str(seed),

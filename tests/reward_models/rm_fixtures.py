@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-import rm_toyworld as toyworld
+from . import rm_toyworld as toyworld
 
 CORRUPT = b"\x89PNG not really an image"
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import rm_fixtures as fixtures
+from . import rm_fixtures as fixtures
 from reward_models.data import ColumnError, SkipLog, read_edits, read_preferences
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-import rm_toyworld as toyworld
+from . import rm_toyworld as toyworld
 from reward_models.data.schema import EditExample
 from reward_models.edit_reward.negatives import DEGRADATIONS, KINDS, LABELS, PRIMARY, build_judgements, degrade
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import rm_toyworld as toyworld
+from . import rm_toyworld as toyworld
 from reward_models.edit_reward import EditRewardScorer
 from reward_models.img_reward import ImgRewardScorer
 from reward_models.interface import ScoreBatch, Scorer
@@ -43,7 +43,8 @@ def test_preference_is_position_debiased(tiny_img_judge):
 def test_rationale_generation(tiny_img_judge):
     scorer = ImgRewardScorer(spec=LoadSpec(str(tiny_img_judge), device="cpu"))
     out = scorer.rationale("a red circle", _imgs(1)[0], max_new_tokens=6)
-    assert set(out) == {"text", "rationale", "value", "format_ok"} and isinstance(out["text"], str)
+    assert set(out) == {"text", "rationale", "value", "format_ok"}
+    assert out == scorer.rationale("a red circle", _imgs(1)[0], max_new_tokens=6)  # greedy: repeatable
 
 
 def test_prompts_come_from_reward_model_json(tiny_img_judge, tmp_path):
@@ -73,12 +74,13 @@ def test_edit_scorer_contract(tiny_edit_judge):
                        source_images=[t.source for t in ts])
     out = scorer.score(batch)
     assert set(out.sub_scores) == {"compliance", "consistency", "quality"}
-    assert ((out.score >= 0) & (out.score <= 1)).all()
+    assert np.isfinite(out.score).all()  # [0, 1] is ScoreOutput's own check; NaN is not
     singles = np.array([scorer.score(batch.subset([i])).score[0] for i in range(4)])
     assert np.allclose(singles, out.score, atol=1e-5)
     with pytest.raises(ValueError, match="source image"):
         scorer.score(ScoreBatch(prompts=["x"], images=[ts[0].edited]))
-    assert scorer.rationale("x", ts[0].source, ts[0].edited, max_new_tokens=4)["text"] is not None
+    first = scorer.rationale("x", ts[0].source, ts[0].edited, max_new_tokens=4)
+    assert first == scorer.rationale("x", ts[0].source, ts[0].edited, max_new_tokens=4)  # greedy: repeatable
 
 
 def test_cards_and_layout_files(tiny_img_judge, tiny_edit_judge):

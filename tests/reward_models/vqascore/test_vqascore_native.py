@@ -47,7 +47,7 @@ def test_scores_are_probabilities_and_batch_order_does_not_matter(loaded):
     a = scorer.score(ScoreBatch(TEXTS, imgs)).score
     perm = np.random.default_rng(3).permutation(len(TEXTS))
     b = scorer.score(ScoreBatch([TEXTS[i] for i in perm], [imgs[i] for i in perm])).score
-    assert ((a >= 0) & (a <= 1)).all()
+    assert np.isfinite(a).all()  # [0, 1] is ScoreOutput's own check; NaN is not
     assert np.abs(a[perm] - b).max() < 1e-6
     one = scorer.score(ScoreBatch(TEXTS[:1], imgs[:1])).score
     assert abs(one[0] - a[0]) < 1e-6
