@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, install the project, run the scoring job on the embedded default
 #   make test   - create .venv, install the project, run the test suite (what CI runs)
+#   make test-fast - the same without the tests marked slow (the edit-test loop)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
@@ -18,4 +19,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
-.PHONY: install demo test
+# The edit-test loop: everything but the tests marked slow (make test still runs them all).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
+
+.PHONY: install demo test test-fast

@@ -53,6 +53,7 @@ def _rows(out: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_sigkill_midway_then_rerun_equals_clean_run(tmp_path, judges):
     inp = tmp_path / "input"
     _write_input(inp, 96)
@@ -107,6 +108,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_ray_job_submit_against_a_loopback_head(tmp_path, judges):
     inp, out = tmp_path / "input", tmp_path / "out"
     _write_input(inp, 12)

@@ -10,7 +10,7 @@ import pytest
 
 from reward_models.training.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # 500 training steps in the fixture
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import ImageEnhance
 
-import rm_fixtures as fixtures
-import rm_toyworld as toyworld
+from . import rm_fixtures as fixtures
+from . import rm_toyworld as toyworld
 from reward_models.img_reward import ImgRewardScorer
 from reward_models.interface import ScoreBatch
 from reward_models.loading import LoadSpec
@@ -37,6 +37,7 @@ def _pairs(n, seed):
     return pairs
 
 
+@pytest.mark.slow  # ~50 s on a busy 2-core machine
 def test_img_reward_learns_heldout_preference(tiny_img_judge, tmp_path):
     fixtures.write_pickapic(tmp_path / "pickapic", pairs=_pairs(160, 1))
     heldout = _pairs(60, 7)

@@ -31,7 +31,7 @@ from reward_models.vqascore.preprocess import prepare_image
 from synthetic.prompts import caption
 from synthetic.scene import random_scene, render
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent

@@ -64,6 +64,7 @@ def _auc(pos, neg) -> float:
     return float(((pos > neg) + 0.5 * (pos == neg)).mean())
 
 
+@pytest.mark.slow  # ~75 s on a busy 2-core machine
 def test_vqascore_entry_point_learns_and_is_read_as_trained(base, tmp_path):
     data = tmp_path / "vqa"
     data.mkdir()

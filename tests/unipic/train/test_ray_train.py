@@ -24,6 +24,7 @@ def _weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
+@pytest.mark.slow  # ~75 s on a busy 2-core machine (two Ray Train runs)
 @pytest.mark.timeout(600)
 def test_two_workers_equal_one_worker(ray_session, tmp_path, world_folder, world_shards, und_parquet):
     """Same seed, same global batch (8 t2i + 8 understanding rows per step), MAR dropout off:
