@@ -25,10 +25,9 @@ def job_config(input_paths, output: Path, judges: dict[str, str], **over):
     cfg = ScoreJobConfig()
     cfg.input.paths = [str(p) for p in input_paths]
     cfg.output.path = str(output)
-    cfg.img_reward.model = judges["img_reward"]
-    cfg.edit_reward.model = judges["edit_reward"]
-    cfg.vqa.model = judges["vqa"]
-    for st in (cfg.img_reward, cfg.edit_reward, cfg.vqa):
+    for stage, model in judges.items():  # one checkpoint per registered judge (curation/judges.py)
+        st = getattr(cfg, stage)
+        st.model = model
         st.batch_size = 8
         st.max_pixels = 64 * 64
     cfg.input.rows_per_partition = over.pop("rows_per_partition", 16)
