@@ -69,8 +69,6 @@ def declared_columns(spec: JudgeSpec) -> JudgeSpec:
     cls = judges.scorer_class(spec.scorer)
     subs = tuple(cls.sub_score_names)
     info = tuple(getattr(cls, "info_keys", ()))
-    if spec.scorer in ("vqascore", "t2v_metrics"):
-        info = ("template", "answer")
     return JudgeSpec(**{**asdict(spec), "sub_score_names": subs, "info_keys": info})
 
 

@@ -86,6 +86,8 @@ class T2VMetricsVQAScorer:
 
     needs_source_image = False
     sub_score_names: tuple[str, ...] = ()
+    info_keys = ("template", "answer", "preprocess")
+    """Strings recorded on every scored row (as the native backend's; `preprocess` is always t2v-metrics' own)."""
 
     def __init__(self, config: T2VMetricsConfig | None = None) -> None:
         self.config = config or T2VMetricsConfig()
