@@ -60,16 +60,15 @@ def quiet_ray_data(verbose: bool = False) -> None:
 
 
 def quiet_libraries(verbose: bool = False) -> None:
-    """transformers / datasets / hub: no weight-loading or map bars and no info chatter unless verbose
-    (training progress bars of the trainers themselves are not affected)."""
+    """transformers / datasets / hub: no weight-loading, download or map bars and no datasets chatter
+    unless verbose. transformers stays at its default WARNING level: a higher one would also turn
+    off the trainer's own step bar (`TrainingArguments.disable_tqdm` follows it)."""
     if verbose:
         return
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import datasets
     import transformers
 
-    transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.utils.logging.set_verbosity_error()
     datasets.disable_progress_bars()

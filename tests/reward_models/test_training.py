@@ -99,6 +99,8 @@ def test_cli_script_runs_as_a_program(tiny_edit_judge, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "j" / "model.safetensors").exists()
+    console = proc.stdout + proc.stderr  # quiet by default: the trainer's step bar, not the libraries' bars
+    assert "1/1 [" in console and "Loading weights" not in console and "Writing model shards" not in console
 
 
 @pytest.mark.slow  # ~45 s on a busy 2-core machine (Ray Train start-up)
