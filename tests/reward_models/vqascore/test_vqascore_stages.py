@@ -39,7 +39,7 @@ def test_t2v_metrics_stage_gets_its_own_environment():
     cfg.vqa.backend = "t2v_metrics"
     cfg.vqa.t2v_model = "clip-flant5-xl"
     (spec,) = judge_specs(cfg)
-    assert spec.scorer == "t2v_metrics" and spec.info_keys == ("template", "answer")
+    assert spec.scorer == "t2v_metrics" and spec.info_keys == ("template", "answer", "preprocess")
     opts = stage_options(cfg, [spec], cluster_gpus=1)
     assert opts["runtime_env"] == {"pip": {"packages": ["t2v-metrics==3.0"], "pip_check": False}}
     assert opts["num_gpus"] == 1.0 and isinstance(opts["batch_size"], int)
