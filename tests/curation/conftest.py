@@ -34,3 +34,20 @@ def job_config(input_paths, output: Path, judges: dict[str, str], **over):
     for key, value in over.items():
         cfg.set(key.replace("__", "."), value)
     return cfg
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, ray_session, spread_vqa):
+    """Two real runs of the job for the audit tests (see `audit_runs.real_runs`)."""
+    from .audit_runs import real_runs
+
+    return real_runs(tmp_path_factory, spread_vqa)
+
+
+@pytest.fixture(scope="module")
+def view(runs):
+    """An audit view over both runs."""
+    from curation.audits.view import AuditView
+
+    with AuditView([runs["a"], runs["b"]]) as v:
+        yield v

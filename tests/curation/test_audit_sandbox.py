@@ -7,7 +7,6 @@ or quotes read exactly their own shards. Real DuckDB over shards written by the 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -21,23 +20,13 @@ from curation.audits.registry import run_audit
 from curation.audits.view import AuditView, QueryTimeout, ReadOnlyError, glob_escape
 from curation.shards import OutputLayout
 
-from .audit_runs import load_rows, manifest, real_runs, shard_files
+from .audit_runs import load_rows, manifest, shard_files
 
 DENIED = "disabled by configuration"
 ENDLESS_CTE = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT max(n) FROM t"
 CROSS_JOIN_5 = ("SELECT count(*) FROM samples a, samples b, samples c, samples d, samples e "
                 "WHERE a.prompt || b.prompt || c.prompt || d.prompt || e.prompt = 'never'")
 
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, ray_session, spread_vqa):
-    return real_runs(tmp_path_factory, spread_vqa)
-
-
-@pytest.fixture(scope="module")
-def view(runs):
-    with AuditView([runs["a"], runs["b"]]) as v:
-        yield v
 
 
 def cli(*argv: str) -> tuple[int, str, str]:

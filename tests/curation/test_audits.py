@@ -25,20 +25,10 @@ from curation.audits.registry import run_audit
 from curation.audits.render import render
 from curation.audits.view import AuditView, ReadOnlyError
 
-from .audit_runs import load_input_ids, load_rows, manifest, real_runs, shard_files
+from .audit_runs import load_input_ids, load_rows, manifest, shard_files
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, ray_session, spread_vqa):
-    return real_runs(tmp_path_factory, spread_vqa)
-
-
-@pytest.fixture(scope="module")
-def view(runs):
-    with AuditView([runs["a"], runs["b"]]) as v:
-        yield v
 
 
 @pytest.fixture(scope="module")
