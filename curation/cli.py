@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--num-gpus", help="GPUs per actor, or auto")
     r.add_argument("--device", help="auto, cpu or cuda")
     r.add_argument("--dtype", help="auto, float32, bfloat16, float16")
-    r.add_argument("--max-pixels", type=int, help="pixel budget for decoded images")
+    r.add_argument("--max-pixels", type=int, help="pixel budget for decoded images, every judge (default: "
+               "448x448 for the reward judges, none for VQAScore, which then prepares images as t2v-metrics does; "
+               "0: none)")
     r.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS or in-process)")
     r.add_argument("--num-cpus", type=int, help="CPUs for an in-process Ray")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

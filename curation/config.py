@@ -148,8 +148,10 @@ class StageConfig:
     """VQAScore question template (None: t2v-metrics' default for the backend)."""
     answer: str | None = None
     """VQAScore answer (None: "Yes")."""
-    max_pixels: int = 448 * 448
-    """Images are downscaled to at most this many pixels inside the actor."""
+    max_pixels: int = judges.DEFAULT_MAX_PIXELS
+    """Images are downscaled to at most this many pixels inside the actor; 0: not at all, the
+    scorer prepares them (the registry sets each judge's default: VQAScore's is 0, i.e.
+    t2v-metrics' own preprocessing, recorded per row as `vqa_preprocess`)."""
     dtype: str = "auto"
     """`auto` (bf16 on GPU, fp32 on CPU), `float32`, `bfloat16`, `float16`."""
     trust_remote_code: bool = False
@@ -203,7 +205,7 @@ def _judge_sections(cls):
         if name == "output":
             for j in judges.JUDGES:
                 ann[j.stage] = "StageConfig"
-                setattr(cls, j.stage, field(default_factory=StageConfig))
+                setattr(cls, j.stage, field(default_factory=lambda j=j: StageConfig(max_pixels=j.max_pixels)))
     cls.__annotations__ = ann
     return cls
 

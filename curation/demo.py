@@ -88,8 +88,10 @@ def apply_demo_defaults(cfg: ScoreJobConfig, candidates: Path | None = None,
         cfg.edit_reward.model = judges["edit_reward"]
     if not cfg.vqa.model and cfg.vqa.backend == "native":
         cfg.vqa.model = judges["vqascore"]
+    # The shipped small judges were trained on 64 px world images as they are: read them at that
+    # budget (VQAScore's rows then say `pixel-budget:4096`, not t2v-metrics' own preprocessing).
     for stage in (cfg.img_reward, cfg.edit_reward, cfg.vqa):
-        stage.max_pixels = min(stage.max_pixels, 64 * 64)
+        stage.max_pixels = min(stage.max_pixels or 64 * 64, 64 * 64)
     cfg.input.rows_per_partition = min(cfg.input.rows_per_partition, 60)
     return cfg
 

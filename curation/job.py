@@ -23,14 +23,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import judges
-from . import schema as S
 from .config import ScoreJobConfig
 from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
 from .manifest import OutputConflict, OutputLock, RunManifest, open_run
 from .prepare import DROP, ID_SCHEMA, PrepareContext, partition_ids, plan_extra_columns, prepare_partition
 from .progress import StageBar
-from .scoring import JudgeSpec, ScoringStage, declared_columns, stage_columns
+from .scoring import JudgeSpec, ScoringStage, declared_columns, stage_columns, t2v_metrics_config
 from .shards import OutputLayout, ShardWriter, write_json_atomic
 from .summary import format_summary, summarize_shards
 
@@ -185,9 +184,9 @@ def stage_options(cfg: ScoreJobConfig, group: list[JudgeSpec], cluster_gpus: flo
     }
     if group[0].scorer == "t2v_metrics":
         # t2v-metrics pins torch 2.5 / transformers 4.49: its stage gets its own environment.
-        from reward_models.vqascore.t2v_backend import T2VMetricsConfig, runtime_env_for
+        from reward_models.vqascore.t2v_backend import runtime_env_for
 
-        opts["runtime_env"] = runtime_env_for(T2VMetricsConfig(python=first.t2v_python))
+        opts["runtime_env"] = runtime_env_for(t2v_metrics_config(group[0]))
     return opts
 
 

@@ -36,6 +36,10 @@ SCORERS: Mapping[str, str] = MappingProxyType({
 """Registered scorer name -> `module:Class` (imported only when used; the modules are heavy)."""
 
 
+DEFAULT_MAX_PIXELS = 448 * 448
+"""A judge stage's pixel budget unless its entry says otherwise (decode bound and scorer budget)."""
+
+
 @dataclass(frozen=True)
 class Judge:
     """One judge: a config section, a Ray Data stage and a group of shard columns."""
@@ -67,6 +71,9 @@ class Judge:
     """reward judges: task -> mode when the score is low but no sub-score or check explains it."""
     model_help: str = ""
     """Help of its `--<stage>-model` flag."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Default pixel budget of its stage (`<stage>.max_pixels`); 0: none, the scorer prepares
+    images its own way (VQAScore: t2v-metrics' preprocessing, so its scores are the published metric)."""
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:
@@ -116,6 +123,7 @@ JUDGES: tuple[Judge, ...] = (
         role="check", threshold="vqa",
         low_score_modes={"t2i": "instruction_alignment", "edit": "edit_noncompliance"},
         model_help="VQAScore checkpoint for the native backend (may equal a reward model's)",
+        max_pixels=0,
     ),
 )
 """Every judge, in stage order."""

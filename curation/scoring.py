@@ -40,7 +40,7 @@ class JudgeSpec:
     dtype: str = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
-    max_pixels: int = 448 * 448
+    max_pixels: int = judges.DEFAULT_MAX_PIXELS
     batch_size: int = 16
     template: str | None = None
     answer: str | None = None
@@ -58,7 +58,7 @@ class JudgeSpec:
     def checkpoint_key(self) -> tuple:
         """Judges with equal keys share a stage (and a loaded model)."""
         if self.scorer == "t2v_metrics":
-            return ("t2v_metrics", self.t2v_model, self.t2v_python)
+            return ("t2v_metrics", self.t2v_model, self.model, self.dtype, self.t2v_python)
         return (os.path.abspath(self.model) if os.path.exists(self.model) else self.model,
                 self.revision, self.dtype, self.device, self.trust_remote_code)
 
@@ -72,25 +72,32 @@ def declared_columns(spec: JudgeSpec) -> JudgeSpec:
     return JudgeSpec(**{**asdict(spec), "sub_score_names": subs, "info_keys": info})
 
 
+def t2v_metrics_config(spec: JudgeSpec):
+    """The t2v-metrics backend's options for a VQAScore stage: `t2v_model` names the package's entry;
+    `model`, when given, is a local folder (or hub id) loaded instead of the entry's weights."""
+    from reward_models.vqascore.t2v_backend import T2VMetricsConfig
+
+    return T2VMetricsConfig(model=spec.t2v_model, template=spec.template, answer=spec.answer,
+                            device="cuda" if spec.device == "auto" else spec.device, python=spec.t2v_python,
+                            checkpoint=spec.model or None, dtype=None if spec.dtype == "auto" else spec.dtype)
+
+
 def build_scorer(spec: JudgeSpec, cache):
     """Instantiate a judge; checkpoints come from the actor's shared cache."""
     from reward_models.loading import LoadSpec
 
     cls = judges.scorer_class(spec.scorer)
     if spec.scorer == "t2v_metrics":
-        from reward_models.vqascore.t2v_backend import T2VMetricsConfig
-
-        return cls(T2VMetricsConfig(model=spec.t2v_model, template=spec.template, answer=spec.answer,
-                                    device="cuda" if spec.device == "auto" else spec.device))
+        return cls(t2v_metrics_config(spec))
     loaded = cache.get(LoadSpec(spec.model, spec.revision, spec.device, spec.dtype, spec.trust_remote_code))
     if spec.scorer == "vqascore":
         from reward_models.vqascore import VQAScoreConfig
         from reward_models.vqascore.config import DEFAULT_ANSWER, DEFAULT_TEMPLATE
 
         cfg = VQAScoreConfig(template=spec.template or DEFAULT_TEMPLATE, answer=spec.answer or DEFAULT_ANSWER,
-                             batch_size=spec.batch_size, max_pixels=spec.max_pixels)
+                             batch_size=spec.batch_size, max_pixels=spec.max_pixels or None)
         return cls(loaded, config=cfg)
-    return cls(loaded, max_pixels=spec.max_pixels)
+    return cls(loaded, max_pixels=spec.max_pixels or None)
 
 
 def stage_columns(spec: JudgeSpec) -> dict[str, pa.DataType]:

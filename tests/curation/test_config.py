@@ -57,3 +57,46 @@ def test_cli_refuses_real_input_without_judges(tmp_path, capsys):
     assert main(["--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out")]) == 2
     assert "no judges configured" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_vqascore_defaults_to_t2v_metrics_preprocessing_and_rewards_to_a_budget(judges):
+    """The job's VQAScore is the published metric by default: no pixel budget, the scorer prepares
+    images as t2v-metrics does (and says so per row); a budget is an explicit option."""
+    from PIL import Image
+
+    from curation.job import judge_specs
+    from curation.scoring import build_scorer
+    from reward_models.interface import ScoreBatch
+    from reward_models.loading import ModelCache
+
+    cfg = config_from_args(build_parser().parse_args(["--vqa-model", judges["vqa"], "--img-reward-model",
+                                                      judges["img_reward"]]))
+    assert cfg.vqa.max_pixels == 0 and cfg.img_reward.max_pixels == 448 * 448
+    specs = {s.stage: s for s in judge_specs(cfg)}
+    assert "preprocess" in specs["vqa"].info_keys
+    image = Image.new("RGB", (640, 480), (200, 30, 30))
+    batch = ScoreBatch(prompts=["a red square"], images=[image])
+    assert build_scorer(specs["vqa"], ModelCache()).score(batch).info["preprocess"] == "t2v-metrics"
+    budget = config_from_args(build_parser().parse_args(["--vqa-model", judges["vqa"], "--max-pixels", "50176"]))
+    spec = {s.stage: s for s in judge_specs(budget)}["vqa"]
+    assert build_scorer(spec, ModelCache()).score(batch).info["preprocess"] == "pixel-budget:50176"
+
+
+def test_t2v_metrics_stage_takes_a_local_checkpoint_dtype_and_interpreter(tmp_path):
+    """`--vqa-backend t2v_metrics --t2v-model qwen2.5-vl-7b --vqa-model DIR` loads DIR in the package's
+    Qwen2.5-VL entry (the README's recipe for a local folder), with the dtype and interpreter given."""
+    from curation.job import judge_specs
+    from curation.scoring import t2v_metrics_config
+
+    folder = tmp_path / "qwen"
+    cfg = config_from_args(build_parser().parse_args([
+        "--vqa-backend", "t2v_metrics", "--t2v-model", "qwen2.5-vl-7b", "--vqa-model", str(folder),
+        "--t2v-python", "/envs/t2v/bin/python", "--set", "vqa.dtype=float32"]))
+    spec = {s.stage: s for s in judge_specs(cfg)}["vqa"]
+    t2v = t2v_metrics_config(spec)
+    assert (t2v.model, t2v.checkpoint, t2v.dtype, t2v.python) == ("qwen2.5-vl-7b", str(folder), "float32",
+                                                                 "/envs/t2v/bin/python")
+    other = config_from_args(build_parser().parse_args(["--vqa-backend", "t2v_metrics", "--t2v-model", "qwen2.5-vl-7b"]))
+    spec_default = {s.stage: s for s in judge_specs(other)}["vqa"]
+    assert t2v_metrics_config(spec_default).checkpoint is None  # the entry's own weights
+    assert spec.checkpoint_key() != spec_default.checkpoint_key()  # another folder is another stage

@@ -121,6 +121,8 @@ def test_shard_layout_columns_and_summary(mixed_run):
         assert col in df.columns, col
     assert df["run_id"].nunique() == 1 and df["config_hash"].nunique() == 1
     assert set(df.dropna(subset=["vqa_template"])["vqa_template"]) == {'Does this image show "{}"?'}
+    # The tests' judges read 64 px at a 64x64 budget; each row says how VQAScore prepared its image.
+    assert set(df.dropna(subset=["vqa_score"])["vqa_preprocess"]) == {"pixel-budget:4096"}
     raw = df.set_index("sample_id").loc["raw-bytes-1"]
     assert raw["extra_label"] == 0.75
     summary = json.loads(OutputLayout(out).summary.read_text())

@@ -44,6 +44,7 @@ def test_t2v_metrics_stage_gets_its_own_environment():
     assert opts["runtime_env"] == {"pip": {"packages": ["t2v-metrics==3.0"], "pip_check": False}}
     assert opts["num_gpus"] == 1.0 and isinstance(opts["batch_size"], int)
     cfg.vqa.t2v_python = "/opt/t2v/bin/python"
+    (spec,) = judge_specs(cfg)
     assert stage_options(cfg, [spec], 0)["runtime_env"] == {"py_executable": "/opt/t2v/bin/python"}
     assert runtime_env_for(T2VMetricsConfig(pip=["t2v-metrics==3.0", "ffmpeg-python"]))["pip"]["packages"][1] == \
         "ffmpeg-python"
