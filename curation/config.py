@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from reward_models.config_io import coerce, from_dict
+
 from . import judges
 from .schema import FAILURE_MODES
 
@@ -230,7 +232,7 @@ class ScoreJobConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ScoreJobConfig":
-        return _from_dict(cls, data or {}, "config")
+        return from_dict(cls, data or {}, "config")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ScoreJobConfig":
@@ -252,7 +254,7 @@ class ScoreJobConfig:
         if name not in fmap:
             raise KeyError(f"unknown config key {dotted!r}")
         hints = typing.get_type_hints(type(obj))
-        setattr(obj, name, _coerce(value, hints[name], dotted))
+        setattr(obj, name, coerce(value, hints[name], dotted))
 
     # ------------------------------------------------------------------ hashing
     def hash_payload(self) -> dict[str, Any]:
@@ -269,64 +271,3 @@ class ScoreJobConfig:
     def hash(self) -> str:
         blob = json.dumps(self.hash_payload(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _from_dict(cls, data: dict[str, Any], where: str):
-    if not isinstance(data, dict):
-        raise TypeError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-        raise KeyError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-    kwargs = {}
-    for name, value in data.items():
-        tp = hints[name]
-        if dataclasses.is_dataclass(tp):
-            kwargs[name] = _from_dict(tp, value, f"{where}.{name}")
-        else:
-            kwargs[name] = _coerce(value, tp, f"{where}.{name}")
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Turn YAML/flag values into the annotated type (str -> int/float/bool/list/dict)."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args):
-            return None
-        errors = []
-        for a in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, a, where)
-            except (TypeError, ValueError) as e:
-                errors.append(str(e))
-        raise ValueError(f"{where}: cannot read {value!r} as {tp}: {errors}")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{where}: expected a boolean, got {value!r}")
-    if tp in (int, float):
-        if isinstance(value, bool):
-            raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}")
-        return tp(value)
-    if tp is str:
-        if not isinstance(value, (str, int, float)):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    if origin is list:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        return [_coerce(v, args[0], where) for v in value]
-    if origin is dict:
-        if isinstance(value, str):
-            value = dict(kv.split("=", 1) for kv in value.split(",") if kv)
-        return {str(k): _coerce(v, args[1], where) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return _from_dict(tp, value, where)
-    return value

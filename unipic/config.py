@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from reward_models.config_io import from_dict
 
 
 @dataclass
@@ -241,7 +243,7 @@ class UniPicConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "UniPicConfig":
-        return _build(cls, data)
+        return from_dict(cls, data)
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2))
@@ -251,24 +253,3 @@ class UniPicConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-_NESTED = {"codec": CodecConfig, "mar": MARConfig, "diffusion": DiffusionConfig, "llm": LLMConfig,
-           "siglip": SiglipConfig, "loss": LossConfig}
-
-
-def _build(cls, data: dict[str, Any]):
-    """Rebuild a (nested) config dataclass from a dict, refusing unknown keys."""
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    kwargs = {}
-    for name, value in data.items():
-        sub = _NESTED.get(name) if cls is UniPicConfig else None
-        if sub is not None and isinstance(value, dict):
-            value = _build(sub, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[name] = value
-    out = cls(**kwargs)
-    assert is_dataclass(out)
-    return out
