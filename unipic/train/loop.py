@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -450,17 +449,13 @@ def run_ray(cfg: TrainConfig, num_workers: int = 1, use_gpu: bool = False, cpus_
     same command resumes from the newest one (Ray restores the run's checkpoint state from
     storage), and `max_failures` lets Ray restart failed workers from it within one run.
     """
-    import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    if not ray.is_initialized():
-        repo = str(Path(__file__).resolve().parents[2])
-        paths = [repo] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-        # No address and no RAY_ADDRESS: a fresh local instance, never a stale `ray start` head.
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", ignore_reinit_error=True,
-                 logging_level="WARNING")
+    from reward_models.ray_session import ensure_ray
+
+    # No address and no RAY_ADDRESS: a fresh local instance, never a stale `ray start` head.
+    ensure_ray(address)
     output = Path(cfg.output).resolve()
     cfg = dataclasses.replace(cfg, output=str(output), threads=cfg.threads or max(1, int(cpus_per_worker)))
     trainer = TorchTrainer(
