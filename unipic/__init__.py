@@ -4,6 +4,7 @@ Public API (imported lazily, so `import unipic` stays cheap):
 
     UniPicConfig.full() / .tiny()                 every size, from one dataclass
     UniPic(config, tokenizer)                     the network; losses, freezing helpers
+    build_preset("tiny" | "world" | "full")       a fresh model (the training init)
     load_pretrained(folder) / save_pretrained     our checkpoint folders
     convert_published(bin, kl16, tokenizer, out)  the published release -> our folder
     SampleOptions, generate_images, edit_images   sampling
@@ -29,6 +30,7 @@ _EXPORTS = {
     "edit_tokens": "sampling",
     "describe_images": "understanding",
     "PromptBuilder": "prompts",
+    "build_preset": "presets",
 }
 
 __all__ = list(_EXPORTS)

@@ -28,22 +28,11 @@ from pathlib import Path
 
 import torch
 
-from .config import UniPicConfig
-from .model import UniPic
+from .presets import build_preset, preset_config
 from .sampling import SampleOptions, generate_images
 
 PROMPTS = ["A red fox sitting in fresh snow at sunrise, detailed fur, soft light.",
            "A glass teapot on a wooden table next to a stack of old books."]
-
-
-def _tokenizer(path: str | None, image_token: str):
-    if path is None:
-        from .tiny import build_tiny_tokenizer
-
-        return build_tiny_tokenizer(image_token)
-    from .checkpoint import load_tokenizer
-
-    return load_tokenizer(path, image_token)
 
 
 def set_cpu_threads(threads: int | None, config: str, device: torch.device) -> None:
@@ -78,18 +67,13 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     set_cpu_threads(args.threads, args.config, device)
     dtype = getattr(torch, args.dtype)
-    config = UniPicConfig.full() if args.config == "full" else UniPicConfig.tiny()
-    size = args.image_size or config.image_size
-    tokenizer = _tokenizer(args.tokenizer, config.image_token)
-    if len(tokenizer) > config.llm.vocab_size:
-        config.llm.vocab_size = len(tokenizer)
+    size = args.image_size or preset_config(args.config).image_size
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
 
-    start = time.perf_counter()
-    torch.manual_seed(0)
+    start = time.perf_counter()  # build_seconds: the tokenizer and the random weights
     with torch.device(device):
-        model = UniPic(config, tokenizer)
+        model = build_preset(args.config, seed=0, tokenizer_dir=args.tokenizer)
     model.to(dtype).eval()
     _sync(device)
     build_s = time.perf_counter() - start

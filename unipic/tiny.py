@@ -1,35 +1,21 @@
 """A tiny UniPic checkpoint folder, built locally, for tests and demos.
 
-Nothing can be downloaded here, so the tiny model uses a byte-level BPE tokenizer with
-Qwen's special tokens (`reward_models.tiny.build_tiny_tokenizer`) plus `<image>`, and
-random weights at `UniPicConfig.tiny()` sizes. It is saved in our folder format and loads
-back through `load_pretrained`, like a converted release.
+Nothing can be downloaded here, so the tiny model (`unipic.presets`, preset `tiny`) uses a
+byte-level BPE tokenizer with Qwen's special tokens plus `<image>`
+(`presets.build_tiny_unipic_tokenizer`) and random weights at `UniPicConfig.tiny()` sizes. It
+is saved in our folder format and loads back through `load_pretrained`, like a converted release.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from .config import UniPicConfig
 from .model import UniPic
-
-TINY_CORPUS = [
-    "Generate an image: a red circle on a white background.",
-    "Generate an image: a blue square. Make the sky green. Repeat this image.",
-    "Describe the image in detail. What color is the shape? The image shows a red circle.",
-]
-
-
-def build_tiny_tokenizer(image_token: str = "<image>"):
-    from reward_models.tiny import build_tiny_tokenizer as build_qwen_bpe
-
-    tok = build_qwen_bpe(TINY_CORPUS)
-    tok.add_special_tokens({"additional_special_tokens": [image_token]}, replace_extra_special_tokens=False)
-    return tok
+from .presets import build_preset
 
 
 def open_zero_initialised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -50,15 +36,12 @@ def open_zero_initialised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Mod
 
 
 def build_tiny_model(config: UniPicConfig | None = None, seed: int = 0) -> UniPic:
-    """A random tiny UniPic with its tokenizer attached (LLM vocabulary sized to the tokenizer).
+    """A random tiny UniPic with its tokenizer attached (LLM vocabulary sized to the tokenizer),
+    in eval mode.
 
     Zero-initialised layers are opened (`open_zero_initialised`) so every input affects the output.
     """
-    config = config or UniPicConfig.tiny()
-    tok = build_tiny_tokenizer(config.image_token)
-    config = replace(config, llm=replace(config.llm, vocab_size=len(tok)))
-    torch.manual_seed(seed)
-    return open_zero_initialised(UniPic(config, tok), seed=seed).eval()
+    return open_zero_initialised(build_preset("tiny", seed, config=config), seed=seed).eval()
 
 
 def build_tiny_unipic(folder: str | os.PathLike, config: UniPicConfig | None = None, seed: int = 0) -> Path:

@@ -8,7 +8,8 @@ randomness independent of the worker split, the DDP-wrapped loss module), `optim
 schedules, EMA), `checkpoints` (atomic training checkpoints), `metrics` (JSONL, progress
 bar, TensorBoard), `loop` (the per-worker loop and the local / Ray launchers), `world`
 (the synthetic world: a tiny model that learns in CPU minutes and prompt-match accuracy),
-`bench_step` (one full-preset training step: tokens/s and memory).
+`bench_step` (one full-preset training step: tokens/s and memory). Fresh models (the tiny,
+world and full presets) come from `unipic.presets`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ _EXPORTS = {
     "lr_lambda": "optim",
     "latest_checkpoint": "checkpoints",
     "read_metrics": "metrics",
-    "build_world_model": "world",
     "prompt_match": "world",
 }
 

@@ -56,23 +56,10 @@ def _batch(task: str, n: int, size: int) -> GlobalBatch:
 
 
 def _build(config_name: str, device: torch.device, tokenizer: str | None):
-    from ..config import UniPicConfig
-    from ..model import UniPic
+    from ..presets import build_preset
 
-    config = UniPicConfig.full() if config_name == "full" else UniPicConfig.tiny()
-    if tokenizer:
-        from ..checkpoint import load_tokenizer
-
-        tok = load_tokenizer(tokenizer, config.image_token)
-    else:
-        from ..tiny import build_tiny_tokenizer
-
-        tok = build_tiny_tokenizer(config.image_token)
-    if len(tok) > config.llm.vocab_size:
-        config.llm.vocab_size = len(tok)
-    torch.manual_seed(0)
     with torch.device(device):
-        return UniPic(config, tok)
+        return build_preset(config_name, seed=0, tokenizer_dir=tokenizer)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -108,7 +108,7 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
     from unipic.train.loop import TrainConfig, run_local
     from unipic.evaluate import (CATEGORIES, EVAL_SEED, edit_items, evaluate_editing, evaluate_generation,
                                  geneval_items, model_editor, model_generator, split_evenly)
-    from unipic.train.world import build_world_model
+    from unipic.presets import build_preset
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -125,7 +125,7 @@ def run_curation_pays(args: CurationPaysConfig) -> dict:
     if not shards:
         raise ValueError("give shards (the scoring job's output) or oracle=True")
     truth = {r["sample_id"]: r for r in pq.read_table(candidates / "truth.parquet").to_pylist()}
-    init = save_pretrained(build_world_model(args.seed), out / "init")
+    init = save_pretrained(build_preset("world", args.seed), out / "init")
     arms = {
         "all": dict(data=[str(candidates / "candidates-*.parquet")], decision=None),
         "keep": dict(data=[shards], decision="keep") if args.min_reward is None else

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ..presets import build_preset
 from .checkpoints import latest_checkpoint, load_checkpoint, read_state, save_checkpoint, step_dir_name, write_checkpoint
 from .data import ResolutionBuckets, SourceConfig, build_streams, parse_buckets, seeded_rng
 from .losses import TaskInputs, TrainingModule, build_inputs
@@ -189,36 +190,10 @@ def build_model(cfg: TrainConfig, device: torch.device):
         model = load_pretrained(cfg.init_from, device=device, dtype=torch.float32)
     else:
         with torch.device(device):  # built in place: the full preset is 12 GB in fp32
-            model = fresh_model(cfg.preset, cfg.seed, cfg.tokenizer)
+            model = build_preset(cfg.preset, cfg.seed, cfg.tokenizer)
     if cfg.dropout is not None:
         set_dropout(model, cfg.dropout)
     return model
-
-
-def fresh_model(preset: str, seed: int = 0, tokenizer_dir: str | None = None):
-    """A randomly initialised model (the training init, zero-initialised head layers included)."""
-    from ..config import UniPicConfig
-    from ..model import UniPic
-
-    if preset == "world":
-        from .world import build_world_model
-
-        return build_world_model(seed=seed)
-    if preset not in ("tiny", "full"):
-        raise ValueError(f"unknown preset {preset!r} (tiny, world, full)")
-    config = UniPicConfig.tiny() if preset == "tiny" else UniPicConfig.full()
-    if tokenizer_dir:
-        from ..checkpoint import load_tokenizer
-
-        tok = load_tokenizer(tokenizer_dir, config.image_token)
-    else:
-        from ..tiny import build_tiny_tokenizer
-
-        tok = build_tiny_tokenizer(config.image_token)
-    if preset == "tiny":
-        config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, vocab_size=len(tok)))
-    torch.manual_seed(seed)
-    return UniPic(config, tok)
 
 
 def _sources(cfg: TrainConfig, stage: StageConfig) -> dict[str, SourceConfig]:

@@ -1,15 +1,9 @@
 """The synthetic world as a training ground: a tiny model that can learn in CPU minutes, its
 data in the scoring job's shard layout, and prompt-match accuracy against known truth.
 
-- `world_config()`: `UniPicConfig.tiny()` at 48 px with a linear patch codec (16 px
-  patches, 64 channels: a 3 x 3 token grid in which each of the world's five object
-  positions falls inside one token, reconstructed exactly as far as `synthetic.truth` can
-  tell) instead of the random KL-16 codec (which cannot reconstruct anything), a diffusion
-  head of width 128 x 3 blocks sampled with 50 steps (the tiny preset's 10 respaced steps
-  diverge), and no MAR dropout.
-- `build_world_model(seed)`: that model with its codec fitted by PCA to 1024 world renders
-  (always the same 1024 renders, so every seed shares the codec) and a tokenizer trained on the
-  world's text, so colour and shape words are single tokens.
+- The model is the `world` preset (`unipic.presets.world`: the tiny model at 48 px with a
+  PCA-fitted patch codec instead of the random KL-16 codec, which cannot reconstruct anything,
+  and a tokenizer trained on the world's text).
 - `single_object_scenes` / `write_t2i_shards`: single-object scenes ("a red circle in the
   center, on a white background") written as `task=t2i/decision=keep/part-*.parquet`.
 - `prompt_match(model, scenes)`: generate one image per scene and read it back with
@@ -19,7 +13,6 @@ data in the scoring job's shard layout, and prompt-match accuracy against known 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import itertools
 import json
@@ -29,66 +22,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..config import CodecConfig, UniPicConfig
 from ..model import UniPic
-
-CODEC_FIT_SEED = 20240801
-"""Seed of the renders the world codec is fitted to (fixed: every model shares one codec)."""
-
-
-def world_texts(n: int = 400, seed: int = 7) -> list[str]:
-    """Captions, edit instructions and questions of the world (a tokenizer corpus)."""
-    from synthetic import caption, random_edit, random_scene
-    from synthetic.datasets import understanding_rows
-
-    rng = np.random.default_rng(seed)
-    texts = ["Generate an image: ", "Generate an image.", "Repeat this image.", "Describe the image in detail."]
-    for _ in range(n):
-        scene = random_scene(rng)
-        texts.append(caption(scene))
-        texts.append(random_edit(scene, rng).instruction)
-    for row in understanding_rows(60, seed, 32):
-        texts += [row["question"], row["answer"]]
-    return texts
-
-
-def world_tokenizer(image_token: str = "<image>"):
-    """A byte-level BPE with Qwen's special tokens trained on the world's text, plus `<image>`."""
-    from reward_models.tiny import build_tiny_tokenizer
-
-    tok = build_tiny_tokenizer(world_texts())
-    tok.add_special_tokens({"additional_special_tokens": [image_token]}, replace_extra_special_tokens=False)
-    return tok
-
-
-def world_config(image_size: int = 48, patch_size: int = 16, latent_channels: int = 64) -> UniPicConfig:
-    """The tiny preset made able to learn the world quickly (see the module docstring)."""
-    base = UniPicConfig.tiny()
-    mar = dataclasses.replace(base.mar, attn_dropout=0.0, proj_dropout=0.0)
-    diffusion = dataclasses.replace(base.diffusion, width=128, depth=3, sampling_steps=50)
-    codec = CodecConfig(kind="patch", patch_size=patch_size, latent_channels=latent_channels)
-    return dataclasses.replace(base, codec=codec, mar=mar, diffusion=diffusion, image_size=image_size)
-
-
-def codec_fit_images(n: int = 1024, size: int = 48, seed: int = CODEC_FIT_SEED) -> torch.Tensor:
-    """`n` renders of random world scenes (every background, 1-3 objects, words), in [-1, 1]."""
-    from synthetic import random_scene, render
-
-    from ..images import to_tensor
-
-    rng = np.random.default_rng(seed)
-    return to_tensor([render(random_scene(rng), size) for _ in range(n)], size)
-
-
-def build_world_model(seed: int = 0, config: UniPicConfig | None = None) -> UniPic:
-    """A fresh world model (training init) with its PCA-fitted patch codec and world tokenizer."""
-    tok = world_tokenizer()
-    config = config or world_config()
-    config = dataclasses.replace(config, llm=dataclasses.replace(config.llm, vocab_size=len(tok)))
-    torch.manual_seed(seed)
-    model = UniPic(config, tok)
-    model.codec.fit_pca(codec_fit_images(size=config.image_size))
-    return model
+from ..presets import build_preset
 
 
 # ---------------------------------------------------------------------- data
@@ -175,7 +110,7 @@ def learning_demo(folder: str | Path, steps: int = 2000, seed: int = 0, lr: floa
                                              held_out, seed)
     write_t2i_shards(folder / "shards", train_scenes, copies=max(1, 2048 // len(train_scenes)), seed=seed)
     options = SampleOptions(num_iter=32, guidance_scale=3.0, temperature=0.7, seed=1000 + seed)
-    untrained = build_world_model(seed)
+    untrained = build_preset("world", seed)
     before = {"train": prompt_match(untrained, train_scenes * eval_copies, options),
               "held_out": prompt_match(untrained, held_scenes * eval_copies, options)}
     cfg = TrainConfig(stage="ct", output=str(folder / "run"), data=[str(folder / "shards")], preset="world",

@@ -80,18 +80,18 @@ def world_shards(tmp_path_factory) -> Path:
 def world_folder(tmp_path_factory) -> Path:
     """A fresh world model (fitted patch codec, world tokenizer) saved in our folder format."""
     from unipic.checkpoint import save_pretrained
-    from unipic.train.world import build_world_model
+    from unipic.presets import build_preset
 
-    return save_pretrained(build_world_model(seed=0), tmp_path_factory.mktemp("world_model") / "init")
+    return save_pretrained(build_preset("world", seed=0), tmp_path_factory.mktemp("world_model") / "init")
 
 
 @pytest.fixture(scope="session")
 def tiny_train_folder(tmp_path_factory) -> Path:
     """A fresh tiny model (KL-16 codec, SigLIP) at training init, saved."""
     from unipic.checkpoint import save_pretrained
-    from unipic.train.loop import fresh_model
+    from unipic.presets import build_preset
 
-    return save_pretrained(fresh_model("tiny", seed=0), tmp_path_factory.mktemp("tiny_model") / "init")
+    return save_pretrained(build_preset("tiny", seed=0), tmp_path_factory.mktemp("tiny_model") / "init")
 
 
 def rows_of(folder: str | Path) -> list[dict]:

@@ -20,7 +20,7 @@ def test_pca_patch_codec_reconstructs_the_world():
     from synthetic import matches, random_scene, render
 
     from unipic.images import to_pil, to_tensor
-    from unipic.train.world import codec_fit_images
+    from unipic.presets import codec_fit_images
 
     codec = PatchCodec(CodecConfig(kind="patch", patch_size=16, latent_channels=64)).fit_pca(codec_fit_images(256))
     rng = np.random.default_rng(3)
@@ -38,10 +38,10 @@ def test_pca_patch_codec_reconstructs_the_world():
 
 def test_world_model_round_trips_through_a_folder(world_folder):
     from unipic.checkpoint import load_pretrained
-    from unipic.train.world import build_world_model
+    from unipic.presets import build_preset
 
     loaded = load_pretrained(world_folder, device="cpu", dtype=torch.float32)
-    fresh = build_world_model(seed=0)
+    fresh = build_preset("world", seed=0)
     assert loaded.config.codec.kind == "patch" and loaded.config.image_size == 48
     for (n, a), (_, b) in zip(loaded.state_dict().items(), fresh.state_dict().items()):
         # the PCA fit may differ in the last bits with the BLAS thread count
