@@ -25,55 +25,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without install
 
+from unipic.cli_common import add_dataclass_flags, dataclass_from_flags  # noqa: E402
+from unipic.presets import PRESETS  # noqa: E402
 from unipic.train.loop import TrainConfig, run_local, run_ray  # noqa: E402
-from unipic.train.stages import STAGES  # noqa: E402
+from unipic.train.stages import STAGES, default_init  # noqa: E402
+
+
+def _decision(text: str) -> str | None:
+    return None if text.lower() in ("all", "none") else text
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python pipelines/train_unipic.py", description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    d = TrainConfig()
-    p.add_argument("--stage", choices=list(STAGES), required=True, help="curriculum stage")
-    p.add_argument("--output", required=True, help="run folder (checkpoints/, metrics.jsonl, final/)")
-    g = p.add_argument_group("data")
-    g.add_argument("--data", nargs="*", default=[], help="curated shards (folder/file/glob) read for t2i and edit rows")
-    g.add_argument("--t2i", nargs="*", default=[], help="more sources of t2i rows")
-    g.add_argument("--edit", nargs="*", default=[], help="more sources of edit rows")
-    g.add_argument("--understanding", nargs="*", default=[], help="Parquet with image, question, answer")
-    g.add_argument("--decision", default=d.decision,
-                   help="read rows of this decision (default keep); 'all' reads every row (raw candidates)")
-    g.add_argument("--min-reward", type=float, default=None, help="re-apply a reward threshold (default: stage's; SFT 0.9)")
-    g.add_argument("--min-vqa", type=float, default=None, help="re-apply a VQAScore threshold")
-    g.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch of t2i and of edit")
-    g.add_argument("--und-batch-size", type=int, default=None, help="global batch of understanding (default: --batch-size)")
-    g.add_argument("--image-size", type=int, default=None, help="generation resolution (default: stage's, scaled to the model)")
-    g.add_argument("--buckets", default=d.buckets, help="aspect-ratio buckets w:h,...")
-    g.add_argument("--caption-dropout", type=float, default=d.caption_dropout)
-    g.add_argument("--max-text-tokens", type=int, default=d.max_text_tokens)
-    g.add_argument("--shuffle-buffer", type=int, default=d.shuffle_buffer, help="rows per shuffle window")
-    m = p.add_argument_group("model")
-    m.add_argument("--init-from", default=None,
-                   help="checkpoint folder to start from (default for stages after pt: ../<previous stage>/final/ema|model)")
-    m.add_argument("--preset", choices=["tiny", "world", "full"], default=d.preset,
-                   help="fresh model when there is nothing to start from")
-    m.add_argument("--tokenizer", default=None, help="Qwen tokenizer folder for a fresh model")
-    m.add_argument("--grad-checkpointing", action="store_true")
-    m.add_argument("--dropout", type=float, default=None, help="override MAR dropout")
-    o = p.add_argument_group("optimisation")
-    o.add_argument("--max-steps", type=int, default=d.max_steps)
-    o.add_argument("--lr", type=float, default=None, help="override the stage's peak learning rate")
-    o.add_argument("--ema-decay", type=float, default=None, help="override the stage's EMA decay (0 disables)")
-    o.add_argument("--no-ema-warmup", action="store_true", help="constant EMA decay from the first step")
-    o.add_argument("--seed", type=int, default=d.seed)
-    o.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=d.precision)
+    # One flag per TrainConfig field (help: the field's docstring; default: the field's).
+    add_dataclass_flags(p.add_argument_group("training run (TrainConfig)"), TrainConfig, overrides={
+        "stage": {"choices": list(STAGES), "required": True, "help": "curriculum stage"},
+        "output": {"required": True, "help": "run folder (checkpoints/, metrics.jsonl, final/)"},
+        "decision": {"type": _decision},
+        "preset": {"choices": list(PRESETS)},
+        "init_from": {"help": "checkpoint folder to start from (default for stages after pt: the previous "
+                              "stage's final weights beside --output, ../<previous stage>/final/ema|model; "
+                              "with none, a fresh --preset model)"},
+    })
     r = p.add_argument_group("run")
-    r.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    r.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
-    r.add_argument("--device", default=d.device, help="auto, cpu or cuda (local runs)")
-    r.add_argument("--threads", type=int, default=None, help="torch CPU threads per worker")
-    r.add_argument("--tensorboard", action="store_true", help="also log to <output>/tensorboard")
-    r.add_argument("--no-progress", action="store_true")
-    r.add_argument("--no-export", action="store_true", help="skip final/model and final/ema")
     r.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     ray_g = p.add_argument_group("ray")
     ray_g.add_argument("--ray", action="store_true",
@@ -90,33 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def default_init(stage: str, output: Path) -> str | None:
-    """The previous stage's final weights beside `output` (`../<prev>/final/ema`, else `final/model`)."""
-    prev = STAGES[stage].init_from
-    if prev is None:
-        return None
-    for kind in ("ema", "model"):
-        folder = output.parent / prev / "final" / kind
-        if (folder / "unipic_config.json").exists():
-            return str(folder)
-    return None
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    output = Path(args.output)
-    init = args.init_from or default_init(args.stage, output)
-    return TrainConfig(
-        stage=args.stage, output=str(output), data=args.data, t2i=args.t2i, edit=args.edit,
-        understanding=args.understanding, decision=None if args.decision == "all" else args.decision,
-        min_reward=args.min_reward, min_vqa=args.min_vqa, init_from=init, preset=args.preset,
-        tokenizer=args.tokenizer, max_steps=args.max_steps, batch_size=args.batch_size,
-        und_batch_size=args.und_batch_size, lr=args.lr, ema_decay=args.ema_decay, ema_warmup=not args.no_ema_warmup,
-        image_size=args.image_size, buckets=args.buckets, caption_dropout=args.caption_dropout,
-        max_text_tokens=args.max_text_tokens, shuffle_buffer=args.shuffle_buffer, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, precision=args.precision,
-        device=args.device, threads=args.threads, grad_checkpointing=args.grad_checkpointing, dropout=args.dropout,
-        tensorboard=args.tensorboard, progress=not args.no_progress, export=not args.no_export,
-    )
+    """The run's TrainConfig: the flags given, the rest TrainConfig's defaults; a stage after PT
+    with no --init-from starts from the previous stage's final weights (`stages.default_init`)."""
+    output = str(Path(args.output))
+    init = getattr(args, "init_from", None) or default_init(args.stage, output)
+    return dataclass_from_flags(TrainConfig, args, output=output, init_from=init)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if STAGES[args.stage].init_from and cfg.init_from is None:
         logging.warning("stage %s normally starts from %s's weights; none found beside %s: starting from a fresh %s model",
-                        args.stage, STAGES[args.stage].init_from, args.output, args.preset)
+                        args.stage, STAGES[args.stage].init_from, args.output, cfg.preset)
     if args.ray and args.local:
         raise SystemExit("--ray and --local exclude each other")
     # Under `ray job submit` (RAY_ADDRESS set) the run goes to the cluster unless --local says otherwise.

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -53,7 +53,7 @@ class TrainConfig:
     understanding: list[str] = field(default_factory=list)
     """Parquet with image, question, answer columns."""
     decision: str | None = "keep"
-    """Rows of this decision are read from t2i/edit sources; None reads every row (raw candidates)."""
+    """Rows of this decision are read from t2i/edit sources; None (flag: all) reads every row (raw candidates)."""
     min_reward: float | None = None
     """Re-applied reward threshold; None uses the stage's (SFT: 0.9)."""
     min_vqa: float | None = None
@@ -63,7 +63,7 @@ class TrainConfig:
     preset: str = "tiny"
     """Fresh model size when `init_from` is None: tiny, world (tiny with a world-fitted codec) or full."""
     tokenizer: str | None = None
-    """Saved Qwen tokenizer folder for a fresh model (default: the tiny/world tokenizer)."""
+    """Saved Qwen tokenizer folder for a fresh model (None: the preset's own, `unipic.presets`)."""
     max_steps: int = 1000
     """Optimiser steps of the run (warmup and cosine are fractions of it)."""
     batch_size: int = 32
@@ -92,7 +92,7 @@ class TrainConfig:
     """Checkpoint every N steps (and at the last step)."""
     keep_checkpoints: int = 2
     """Checkpoints kept."""
-    precision: str = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
     """auto (bf16 autocast on GPU, fp32 on CPU), bf16 or fp32."""
     device: str = "auto"
     """auto, cpu or cuda (Ray workers use the device Ray gives them)."""
@@ -114,11 +114,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
-        return cls(**d)
+        """Through the shared loader (`reward_models.config_io`): unknown fields are refused."""
+        from reward_models.config_io import from_dict
+
+        return from_dict(cls, d)
 
     def stage_config(self) -> StageConfig:
         stage = get_stage(self.stage)

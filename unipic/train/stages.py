@@ -9,7 +9,7 @@
 
 Every stage: AdamW betas (0.9, 0.95), eps 1e-15, gradient clipping 1.0, bf16 autocast on GPU.
 SFT reads only samples whose reward score is >= 0.9. Each stage after PT starts from the
-previous stage's final weights (`init_from`).
+previous stage's final weights (`init_from`; `default_init` finds them beside the run's folder).
 
 Choices the table leaves open, and what we chose:
 - Alignment's loss weights are "-" in the table; we use the paper's lambda_Und = 0.01 and
@@ -27,6 +27,7 @@ Choices the table leaves open, and what we chose:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from ..config import UniPicConfig
@@ -135,6 +136,20 @@ def get_stage(name: str) -> StageConfig:
         return STAGES[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; known: {list(STAGES)}") from None
+
+
+def default_init(stage: str, output: str | Path) -> str | None:
+    """Stage chaining: the folder a run of `stage` writing to `output` starts from, the previous
+    stage's final weights beside it (`<output>/../<init_from>/final/ema`, else `final/model`
+    when that stage kept no EMA); None for PT, or when the previous stage has not finished there."""
+    prev = get_stage(stage).init_from
+    if prev is None:
+        return None
+    for kind in ("ema", "model"):
+        folder = Path(output).parent / prev / "final" / kind
+        if (folder / "unipic_config.json").exists():
+            return str(folder)
+    return None
 
 
 def apply_stage(model, stage: StageConfig) -> None:

@@ -141,3 +141,29 @@ def test_print_config(capsys):
                  "--print-config"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["stage"] == "sft" and cfg["decision"] is None and cfg["data"] == ["shards/"]
+
+
+def test_every_train_config_field_is_a_flag_with_its_docstring(capsys):
+    """The CLI is generated from TrainConfig: each field has a flag (`--no-x` for a bool that is on
+    by default), its docstring is the help, and flags read values as the field's type."""
+    import dataclasses
+
+    from pipelines.train_unipic import build_parser, config_from_args
+    from unipic.cli_common import field_docs
+
+    parser = build_parser()
+    flags = {s for a in parser._actions for s in a.option_strings}
+    docs = field_docs(TrainConfig)
+    help_text = " ".join(parser.format_help().split())
+    for f in dataclasses.fields(TrainConfig):
+        name = f.name.replace("_", "-")
+        assert (f"--no-{name}" if f.default is True else f"--{name}") in flags, f.name
+        if f.name not in ("stage", "output", "init_from"):  # their help is the CLI's own
+            assert docs[f.name] in help_text, f.name
+    args = parser.parse_args(["--stage", "pt", "--output", "o", "--max-steps", "7", "--min-vqa", "0.5",
+                              "--no-ema-warmup", "--grad-checkpointing", "--precision", "fp32", "--t2i", "a", "b"])
+    assert config_from_args(args) == TrainConfig(stage="pt", output="o", max_steps=7, min_vqa=0.5, ema_warmup=False,
+                                                 grad_checkpointing=True, precision="fp32", t2i=["a", "b"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--stage", "pt", "--output", "o", "--max-steps", "seven"])
+    assert "--max-steps" in capsys.readouterr().err
