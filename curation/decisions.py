@@ -43,7 +43,7 @@ def _low_score_mode(th: ThresholdConfig, judge: judges.Judge, task: str) -> str:
 
 def decide_row(row: dict, th: ThresholdConfig, enabled: set[str]) -> tuple[str, list[str], float | None]:
     """(decision, failure modes, reward score) for one row."""
-    task = row.get("task_hive")
+    task = row.get(S.TASK_HIVE)
     rj = judges.reward_judge(task)
     reward = row.get(rj.column("score")) if rj else None
     if row.get(S.ERROR):

@@ -1,5 +1,9 @@
 """Finding input files and cutting them into deterministic input partitions.
 
+Also the readers: `iter_raw_rows` yields a chunk's rows (Parquet, JSONL, Arrow stream) as
+dicts, or a `RowError` for a row that cannot be read, and `file_schema` reads an input file's
+columns without its rows.
+
 An input partition is a list of row ranges of input files, about `rows_per_partition` rows
 long. It is the unit of resume (the manifest records finished partitions) and of output
 files (`part-<partition id>.parquet` in each task/decision folder). Its id is a hash of the
@@ -16,7 +20,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 FORMATS = ("parquet", "jsonl", "hf_disk")
@@ -290,3 +296,190 @@ def _file_ranges(f: InputFile, target: int) -> list[tuple[int, int]]:
             out.extend((s, min(b, s + target)) for s in range(a, b, target))
         return out
     return [(s, min(f.num_rows, s + target)) for s in range(0, f.num_rows, target)]
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+class RowError:
+    """A row that could not be read at all (invalid JSON, unreadable record): its message and,
+    when there is one, the raw text (the id of such a row is derived from it)."""
+
+    __slots__ = ("message", "raw")
+
+    def __init__(self, message: str, raw: bytes | None = None) -> None:
+        self.message = message
+        self.raw = raw
+
+
+def iter_raw_rows(chunk: Chunk, batch_rows: int) -> Iterator[list[tuple[int, "dict[str, Any] | RowError"]]]:
+    """(row index in file, row dict or RowError) for every row in [start, stop) of a chunk, in
+    batches. Never raises for bad data and never skips a row: when the file cannot be read past
+    some row, each remaining row of the chunk comes back as a RowError with the reason."""
+    f = chunk.file
+    hive = dict(f.hive)
+    next_row = chunk.start
+    try:
+        if f.format == "parquet":
+            rows = _parquet_rows(chunk, batch_rows, hive)
+        elif f.format == "jsonl":
+            rows = _jsonl_rows(chunk, batch_rows, hive)
+        else:
+            rows = _arrow_rows(chunk, batch_rows, hive)
+        for batch in rows:
+            batch = [(i, r) for i, r in batch if i >= next_row]
+            if batch:
+                next_row = batch[-1][0] + 1
+                yield batch
+    except Exception as e:  # noqa: BLE001 - an unreadable stretch of a file is its rows' error
+        message = f"cannot read row from {f.rel}: {type(e).__name__}: {clip(str(e))}"
+        for start in range(next_row, chunk.stop, batch_rows):
+            yield [(i, RowError(message)) for i in range(start, min(chunk.stop, start + batch_rows))]
+        return
+    if next_row < chunk.stop:  # the file is shorter than it was when planned
+        message = f"row missing from {f.rel}: the file changed after the job planned it"
+        for start in range(next_row, chunk.stop, batch_rows):
+            yield [(i, RowError(message)) for i in range(start, min(chunk.stop, start + batch_rows))]
+
+
+def clip(text: str, limit: int = 300) -> str:
+    text = clean_text(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _arrow_rows(chunk: Chunk, batch_rows: int, hive: dict):
+    with pa.memory_map(chunk.file.path) as src:
+        table = pa.ipc.open_stream(src).read_all().slice(chunk.start, chunk.stop - chunk.start)
+    yield from _table_rows(table, chunk.start, batch_rows, hive)
+
+
+def _with_hive(row: dict, hive: dict) -> dict:
+    for k, v in hive.items():
+        row.setdefault(k, v)
+    return row
+
+
+def _parquet_rows(chunk: Chunk, batch_rows: int, hive: dict):
+    pf = pq.ParquetFile(chunk.file.path)
+    offsets, groups, pos = [], [], 0
+    for i, n in enumerate(chunk.file.row_groups):
+        if pos + n > chunk.start and pos < chunk.stop:
+            groups.append(i)
+            offsets.append(pos)
+        pos += n
+    if not groups:
+        return
+    row = offsets[0]
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups):
+        out = []
+        for r in batch.to_pylist():
+            if chunk.start <= row < chunk.stop:
+                out.append((row, _with_hive(r, hive)))
+            row += 1
+        if out:
+            yield out
+        if row >= chunk.stop:
+            return
+
+
+def _table_rows(table: pa.Table, first_row: int, batch_rows: int, hive: dict):
+    row = first_row
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        out = []
+        for r in batch.to_pylist():
+            out.append((row, _with_hive(r, hive)))
+            row += 1
+        yield out
+
+
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (valid in JSON as escapes, not encodable as UTF-8) replaced by
+    U+FFFD, so Arrow, hashing and Parquet can take it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+def clean_json(value: Any) -> Any:
+    """A parsed JSON value with every string (keys too) passed through `clean_text`."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def _jsonl_rows(chunk: Chunk, batch_rows: int, hive: dict):
+    out: list[tuple[int, dict]] = []
+    row = -1
+    with open(chunk.file.path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue  # blank lines are not rows (`inputs._count_lines` skips them too)
+            row += 1
+            if row < chunk.start:
+                continue
+            if row >= chunk.stop:
+                break
+            try:
+                value = clean_json(json.loads(line))
+                if not isinstance(value, dict):
+                    raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+                out.append((row, _with_hive(value, hive)))
+            except (ValueError, RecursionError) as e:
+                out.append((row, RowError(f"invalid JSON on line {row + 1}: {clip(str(e))}", line)))
+            if len(out) >= batch_rows:
+                yield out
+                out = []
+    if out:
+        yield out
+
+
+JSONL_SCHEMA_SAMPLE = 1000
+"""Lines of each JSONL input read to learn its extra columns' names and types."""
+
+
+def file_schema(f) -> pa.Schema:
+    """An input file's own columns (plus its hive keys as strings), without reading its rows
+    (a JSONL file: its first JSONL_SCHEMA_SAMPLE lines). A file that cannot be read gives no
+    columns here (its rows become error rows when prepared)."""
+    try:
+        if f.format == "parquet":
+            schema = pq.read_schema(f.path)
+        elif f.format == "jsonl":
+            schema = _jsonl_schema(f.path)
+        else:
+            with pa.memory_map(f.path) as src:
+                schema = pa.ipc.open_stream(src).schema
+    except Exception:  # noqa: BLE001 - planning must not stop on one bad file
+        schema = pa.schema([])
+    for k, _ in f.hive:
+        if k not in schema.names:
+            schema = schema.append(pa.field(k, pa.string()))
+    return schema
+
+
+def _jsonl_schema(path: str) -> pa.Schema:
+    records = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            if len(records) >= JSONL_SCHEMA_SAMPLE:
+                break
+            try:
+                rec = clean_json(json.loads(line))
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    fields = []
+    for k in keys:
+        try:
+            fields.append(pa.field(k, pa.array([r.get(k) for r in records]).type))
+        except Exception:  # noqa: BLE001 - values Arrow cannot type together are stored as text
+            fields.append(pa.field(k, pa.string()))
+    return pa.schema(fields)

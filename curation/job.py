@@ -23,11 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import judges
+from . import schema as S
+from .checks import CHECKS
 from .config import ScoreJobConfig
 from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
 from .manifest import OutputConflict, OutputLock, RunManifest, open_run
-from .prepare import DROP, ID_SCHEMA, PrepareContext, partition_ids, plan_extra_columns, prepare_partition
+from .extras import plan_extra_columns
+from .prepare import DROP, PrepareContext, partition_ids, prepare_partition
 from .progress import StageBar
 from .scoring import JudgeSpec, ScoringStage, declared_columns, stage_columns, t2v_metrics_config
 from .shards import OutputLayout, ShardWriter, write_json_atomic
@@ -126,9 +129,9 @@ def index_input_ids(cfg: ScoreJobConfig, plan: InputPlan, layout: OutputLayout, 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     bar = StageBar("index", plan.num_rows, enabled=progress)
-    with pq.ParquetWriter(tmp, ID_SCHEMA) as w:
+    with pq.ParquetWriter(tmp, S.ID_SCHEMA) as w:
         for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            w.write_table(block.cast(ID_SCHEMA))
+            w.write_table(block.cast(S.ID_SCHEMA))
             bar.update(block.num_rows)
     bar.close()
     os.replace(tmp, out)
@@ -220,6 +223,15 @@ def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition]
 # ----------------------------------------------------------------------------- run
 
 
+def check_counts(manifest: RunManifest) -> dict[str, int]:
+    """Rows each cheap check failed (`curation/checks.py`), over the run's finished partitions."""
+    total = {c.name: 0 for c in CHECKS}
+    for info in manifest.finished.values():
+        for name, n in (info.get("checks") or {}).items():
+            total[name] = total.get(name, 0) + int(n)
+    return total
+
+
 def check_output(output: Path, plan: InputPlan) -> None:
     """Refuse an output folder that is a file, or that is, contains or is inside an input (the
     job would read its own shards, and --overwrite would delete its inputs)."""
@@ -289,10 +301,10 @@ def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, la
     if pending:
         import datetime as dt
 
-        def done(pid: str, files: list[Path], rows: int) -> None:
+        def done(pid: str, files: list[Path], rows: int, checks: dict[str, int]) -> None:
             manifest.finished[pid] = {"finished_at": dt.datetime.now(dt.timezone.utc).isoformat(), "rows": rows,
                                       "files": [str(f.relative_to(layout.root)) for f in files],
-                                      "attempt": attempt}
+                                      "attempt": attempt, "checks": checks}
             manifest.save(layout)
 
         writer = ShardWriter(layout, {p.pid: manifest.expected_rows[p.pid] for p in pending}, done,
@@ -317,6 +329,7 @@ def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, la
         "rows_per_s": rows_scored / elapsed if elapsed > 0 and rows_scored else 0.0,
         "thresholds": {"reward": cfg.thresholds.reward, "vqa": cfg.thresholds.vqa},
         "judges": [{"stage": s.stage, "scorer": s.scorer, "model": s.model} for s in specs],
+        "checks": check_counts(manifest),
     })
     write_json_atomic(layout.summary, summary)
     manifest.attempts[-1].update({"finished_at": time.time(), "rows_scored": rows_scored})

@@ -135,7 +135,7 @@ class RunManifest:
     expected_rows: dict[str, int] = field(default_factory=dict)
     """Partition id -> output rows (input rows minus later copies of duplicated ids)."""
     finished: dict[str, dict] = field(default_factory=dict)
-    """Partition id -> {finished_at, rows, files, attempt}."""
+    """Partition id -> {finished_at, rows, files, attempt, checks (rows per failed cheap check)}."""
     ids_indexed: bool = False
     """The input-id pre-pass (duplicates, conservation) has run."""
     duplicate_rows: int = 0

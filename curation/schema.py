@@ -80,6 +80,9 @@ IMAGE_WIDTH = "image_width"
 IMAGE_HEIGHT = "image_height"
 VQA_TEXT = "vqa_text"  # what VQAScore asks about: the caption, or the target description on edits
 PROMPT_SCORED = "_prompt_scored"  # internal: the prompt as judges read it (truncated if too long)
+TASK_HIVE = "task_hive"  # internal: the task folder a row is written under (`task=<task_hive>`)
+EXTRA = "_extra"  # internal: the input's own columns, pickled, unpacked when the shard is written
+CHECKS = "_checks"  # internal: names of the cheap checks that failed on the row (counted per partition)
 
 OUTPUT_COLUMNS: dict[str, pa.DataType] = {
     REWARD_SCORE: pa.float64(),  # the task's reward model score (ImgReward for t2i, EditReward for edit)
@@ -115,3 +118,40 @@ and one `<stage>_<name>` float column per sub-score."""
 def stage_column(stage: str, name: str) -> str:
     """Name of a stage's output column, e.g. `stage_column("vqa", "score") == "vqa_score"`."""
     return f"{stage}_{name}"
+
+
+# --- the pipeline's own blocks (between preparation and writing) ----------------------------
+
+PIPELINE_SCHEMA = pa.schema(
+    [
+        (ID, pa.string()),
+        (TASK, pa.string()),
+        (TASK_HIVE, pa.string()),
+        (PROMPT, pa.string()),
+        (IMAGE, IMAGE_STRUCT),
+        (SOURCE_IMAGE, IMAGE_STRUCT),
+        (SOURCE, pa.string()),
+        (META, pa.string()),
+        (VQA_TEXT, pa.string()),
+        (PROMPT_SCORED, pa.string()),
+        (IMAGE_WIDTH, pa.int64()),
+        (IMAGE_HEIGHT, pa.int64()),
+        (ERROR, pa.string()),
+        (NOTES, pa.list_(pa.string())),
+        (FAILURE_MODES_COL, pa.list_(pa.string())),
+        (DUPLICATE_COUNT, pa.int64()),
+        (INPUT_FILE, pa.string()),
+        (INPUT_ROW, pa.int64()),
+        (INPUT_PARTITION, pa.string()),
+        (EXTRA, pa.binary()),
+        (CHECKS, pa.list_(pa.string())),
+    ]
+)
+"""Columns of every block between preparation and writing (fixed, so blocks concatenate)."""
+
+INTERNAL_COLUMNS = (TASK_HIVE, PROMPT_SCORED, EXTRA, CHECKS)
+"""Pipeline-only columns, dropped (or unpacked) when shards are written."""
+
+ID_SCHEMA = pa.schema([(INPUT_PARTITION, pa.string()), (INPUT_FILE, pa.string()),
+                       (INPUT_ROW, pa.int64()), (ID, pa.string())])
+"""Every input row's id (`.run/input_ids.pq`): the input side of the conservation audit."""

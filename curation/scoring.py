@@ -138,7 +138,7 @@ class ScoringStage:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         st = _RowState(
-            task=batch.column("task_hive").to_pylist(),
+            task=batch.column(S.TASK_HIVE).to_pylist(),
             error=batch.column(S.ERROR).to_pylist(),
             notes=[list(n or []) for n in batch.column(S.NOTES).to_pylist()],
             modes=[list(m or []) for m in batch.column(S.FAILURE_MODES_COL).to_pylist()],

@@ -43,7 +43,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema as S
-from .prepare import INTERNAL_COLUMNS
 
 RUN_DIR = ".run"
 """Run metadata folder inside an output folder (a dot name: `datasets` skips it)."""
@@ -168,13 +167,13 @@ def hf_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
 
 
 def restore_extra(table: pa.Table, planned: pa.Schema | None = None) -> pa.Table:
-    """Unpack `_extra` (the input's own columns) into top-level columns; drop internals.
+    """Unpack `schema.EXTRA` (the input's own columns) into top-level columns; drop internals.
 
-    `planned` (`prepare.planned_extra_schema`) fixes which extra columns every shard has and
+    `planned` (`extras.planned_extra_schema`) fixes which extra columns every shard has and
     their types, so shards of one run share a schema; columns it does not name follow, typed
     from their values."""
-    extras = table.column("_extra").to_pylist() if "_extra" in table.column_names else [None] * table.num_rows
-    table = table.drop_columns([c for c in INTERNAL_COLUMNS if c in table.column_names])
+    extras = table.column(S.EXTRA).to_pylist() if S.EXTRA in table.column_names else [None] * table.num_rows
+    table = table.drop_columns([c for c in S.INTERNAL_COLUMNS if c in table.column_names])
     dicts = [_unpickle(b) for b in extras]
     planned = planned if planned is not None else pa.schema([])
     keys = list(planned.names) + [k for k in dict.fromkeys(k for d in dicts for k in d) if k not in planned.names]
@@ -206,7 +205,7 @@ def _unpickle(blob: bytes | None) -> dict:
     if not blob:
         return {}
     try:
-        value = pickle.loads(blob)  # our own data (prepare._extra_columns), never input bytes
+        value = pickle.loads(blob)  # our own data (extras.pack_extra_columns), never input bytes
     except Exception:  # noqa: BLE001 - a row's extras must not stop the write
         return {}
     return value if isinstance(value, dict) else {}
@@ -244,13 +243,16 @@ class _Group:
 
 
 class ShardWriter:
-    """Collects decided rows and writes each partition when its last row has arrived."""
+    """Collects decided rows and writes each partition when its last row has arrived.
+
+    `on_partition_done(pid, files, rows, checks)` is called after a partition's files are in
+    place; `checks` counts its rows per failed cheap check (`schema.CHECKS`)."""
 
     def __init__(
         self,
         layout: OutputLayout,
         expected_rows: dict[str, int],
-        on_partition_done: Callable[[str, list[Path], int], None],
+        on_partition_done: Callable[[str, list[Path], int, dict[str, int]], None],
         row_group_rows: int = 100_000,
         row_group_bytes: int = 128 << 20,
         extra_schema: pa.Schema | None = None,
@@ -260,6 +262,7 @@ class ShardWriter:
         self.expected = dict(expected_rows)
         self.seen: dict[str, int] = {pid: 0 for pid in expected_rows}
         self.groups: dict[str, dict[tuple[str, str], _Group]] = {}
+        self.checks: dict[str, dict[str, int]] = {}
         self.on_done = on_partition_done
         self.row_group_rows = row_group_rows
         self.row_group_bytes = row_group_bytes
@@ -271,7 +274,12 @@ class ShardWriter:
         if table.num_rows == 0:
             return
         pids = table.column(S.INPUT_PARTITION).to_pylist()
-        keys = list(zip(table.column("task_hive").to_pylist(), table.column(S.DECISION).to_pylist()))
+        if S.CHECKS in table.column_names:
+            for pid, failed in zip(pids, table.column(S.CHECKS).to_pylist()):
+                counts = self.checks.setdefault(pid, {})
+                for name in failed or ():
+                    counts[name] = counts.get(name, 0) + 1
+        keys = list(zip(table.column(S.TASK_HIVE).to_pylist(), table.column(S.DECISION).to_pylist()))
         by: dict[tuple[str, tuple[str, str]], list[int]] = {}
         for i, (pid, key) in enumerate(zip(pids, keys)):
             by.setdefault((pid, key), []).append(i)
@@ -315,4 +323,4 @@ class ShardWriter:
             write_table_atomic(table, path, self.row_group_rows, self.row_group_bytes)
             written.append(path)
         shutil.rmtree(self.layout.tmp / pid, ignore_errors=True)
-        self.on_done(pid, written, self.expected[pid])
+        self.on_done(pid, written, self.expected[pid], dict(sorted(self.checks.pop(pid, {}).items())))

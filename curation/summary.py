@@ -66,6 +66,9 @@ def format_summary(s: dict) -> str:
         lines.append("errors:")
         for e in s["errors"][:10]:
             lines.append(f"  {e['rows']:6d}  {e['error'][:150]}")
+    failed = {k: v for k, v in (s.get("checks") or {}).items() if v}
+    if failed:
+        lines.append("cheap checks failed: " + "  ".join(f"{k}={v}" for k, v in failed.items()))
     if s.get("duplicate_copies_collapsed"):
         lines.append(f"duplicate sample_id copies collapsed: {s['duplicate_copies_collapsed']}")
     return "\n".join(lines)

@@ -146,7 +146,8 @@ def test_cli_flags_enable_remote_uris():
 def test_jsonl_lone_surrogates_and_reserved_keys_do_not_stop_planning(tmp_path):
     from curation.config import ColumnMap
     from curation.inputs import plan_inputs
-    from curation.prepare import PrepareContext, partition_ids, plan_extra_columns, prepare_partition
+    from curation.extras import plan_extra_columns
+    from curation.prepare import PrepareContext, partition_ids, prepare_partition
     from curation.config import LimitsConfig
 
     lines = ['{"sample_id": "s\\ud800", "task": "t2i", "prompt": "a \\ud800 b", "k\\udc00": "v\\udfff"}',

@@ -64,7 +64,7 @@ def test_planned_extra_columns_are_unified_across_files(tmp_path):
     import pyarrow.parquet as pq
 
     from curation.config import ColumnMap
-    from curation.prepare import planned_extra_schema
+    from curation.extras import planned_extra_schema
     from curation.shards import restore_extra
 
     (tmp_path / "lang=en").mkdir()

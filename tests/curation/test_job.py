@@ -163,3 +163,27 @@ def test_rerun_resumes_and_conflicting_rerun_refuses(mixed_run):
     cfg.thresholds.reward = 0.5
     with pytest.raises(OutputConflict):
         run_score_job(cfg)
+
+
+CHECK_OF_KIND = {"undecodable": "image", "unsupported": "image", "bomb": "image", "zero-bytes-cell": "image",
+                 "missing-path": "image", "zero-byte-file": "image", "outside-root": "image",
+                 "empty-prompt": "prompt", "space-prompt": "prompt", "edit-no-source": "source_image",
+                 "unknown-task": "task", "edit_noncompliance": "edit_changed"}
+"""Which cheap check catches each planted bad row (`truncated` passes the header check and is
+caught when the judges decode it, so no cheap check counts it)."""
+
+
+def test_summary_counts_rows_per_failed_cheap_check(mixed_run):
+    from curation.checks import CHECKS
+
+    info, result, _, root = mixed_run
+    expected = {c.name: 0 for c in CHECKS}
+    for kind in info["expect"].values():
+        check = CHECK_OF_KIND.get(kind.split(":", 1)[1] if ":" in kind else "")
+        if check:
+            expected[check] += 1
+    expected["readable"] = 1  # the JSONL line that is not JSON
+    assert result.summary["checks"] == expected
+    manifest = json.loads(OutputLayout(root / "out").manifest.read_text())
+    per_partition = [p["checks"] for p in manifest["finished"].values()]
+    assert {k: sum(p.get(k, 0) for p in per_partition) for k in expected} == expected
