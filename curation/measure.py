@@ -7,6 +7,9 @@ The world's candidates carry `meta.planted_mode` (null for clean samples) and a 
 - keep recall: clean rows that were kept / clean rows;
 - per planted mode: how often a faulty sample of that mode was rejected with the planted
   mode among its tagged failure modes (a kept faulty sample counts as a miss).
+
+`measure_world` makes such a run end to end: a fresh world candidate set, the scoring job (the
+shipped judges unless flags say otherwise), the measurement stored with the run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,29 @@ from .summary import shard_glob
 
 
 SWEEP_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def measure_world(seed: int, n: int, folder: Path, score_args: list[str] = ()) -> dict:
+    """Score a fresh world candidate set (`seed`, `n` rows) under `folder` and measure it
+    against the world's truth.
+
+    `score_args` are scoring-job flags (e.g. other judges or thresholds); the judges default
+    to the shipped ones, as in the embedded demo. Stores the measurement with the run's metadata
+    (`folder/shards/.run/measurement.json`).
+    """
+    from .cli import build_parser, config_from_args
+    from .demo import apply_demo_defaults, demo_candidates
+    from .job import run_score_job
+
+    folder = Path(folder)
+    candidates = demo_candidates(folder / "candidates", n=n, seed=seed)
+    cfg = config_from_args(build_parser().parse_args(list(score_args)))
+    cfg.output.overwrite = True  # a measurement always scores afresh
+    cfg = apply_demo_defaults(cfg, candidates=candidates, output=folder / "shards")
+    result = run_score_job(cfg)
+    m = {"seed": seed, "rows": n, **measure_against_truth(result.output, candidates / "truth.parquet")}
+    write_measurement(result.output, m)
+    return m
 
 
 def measure_against_truth(output: str | Path, truth_path: str | Path, vqa_threshold: float | None = None) -> dict:

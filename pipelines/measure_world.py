@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without install
 
-from curation.demo import DEMO_ROWS, DEMO_SEED, measure_world  # noqa: E402
-from curation.measure import format_measurement  # noqa: E402
+from curation.demo import DEMO_ROWS, DEMO_SEED  # noqa: E402
+from curation.measure import format_measurement, measure_world  # noqa: E402
 from curation.shards import OutputLayout  # noqa: E402
 
 

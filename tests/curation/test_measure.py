@@ -121,7 +121,7 @@ def test_missing_rows_are_reported(tmp_path):
 @pytest.mark.timeout(600)
 def test_measure_world_runs_the_real_job_and_measures_it(tmp_path, ray_session, judges):
     """The measurement script's path end to end: fresh world candidates, the real job, the truth."""
-    from curation.demo import measure_world
+    from curation.measure import measure_world
 
     args = ["--img-reward-model", judges["img_reward"], "--edit-reward-model", judges["edit_reward"],
             "--vqa-model", judges["vqa"], "--batch-size", "8"]
