@@ -43,7 +43,9 @@ class CodecConfig:
     norm_groups: int = 32
     """GroupNorm groups; must divide every level's channel count."""
     scale: float = 0.2325
-    """Latents are multiplied by this after encoding and divided before decoding."""
+    """Latents are multiplied by this after encoding and divided before decoding. Origin: MAR's
+    value for its KL-16 VAE (`main_mar.py`, kept by Harmon and UniPic), about 1/std of KL-16
+    latents over ImageNet, so tokens have roughly unit variance; another VAE needs its own."""
 
     @property
     def stride(self) -> int:

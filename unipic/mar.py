@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .config import DiffusionConfig, MARConfig
-from .diffloss import DiffusionHead
+from .diffusion_head import DiffusionHead
 
 
 class SelfAttention(nn.Module):

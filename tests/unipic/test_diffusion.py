@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from unipic.config import DiffusionConfig
-from unipic.diffloss import DiffusionHead
+from unipic.diffusion_head import DiffusionHead
 from unipic.diffusion import GaussianDiffusion, cosine_betas, respaced_timesteps
 
 

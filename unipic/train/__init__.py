@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "StageConfig": "stages",
+    "CurriculumStage": "stages",
     "STAGES": "stages",
     "get_stage": "stages",
     "apply_stage": "stages",

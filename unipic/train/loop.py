@@ -30,7 +30,7 @@ from .data import ResolutionBuckets, SourceConfig, build_streams, parse_buckets,
 from .losses import TaskInputs, TrainingModule, build_inputs
 from .metrics import MetricsLogger
 from .optim import EMA, build_optimizer
-from .stages import StageConfig, apply_stage, get_stage
+from .stages import CurriculumStage, apply_stage, get_stage
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
@@ -119,7 +119,8 @@ class TrainConfig:
 
         return from_dict(cls, d)
 
-    def stage_config(self) -> StageConfig:
+    def curriculum_stage(self) -> CurriculumStage:
+        """The stage with this run's overrides (lr, min_reward, ema_decay) applied."""
         stage = get_stage(self.stage)
         changes: dict[str, Any] = {"lr": self.lr, "min_reward": self.min_reward}
         if self.ema_decay is not None:
@@ -195,7 +196,7 @@ def build_model(cfg: TrainConfig, device: torch.device):
     return model
 
 
-def _sources(cfg: TrainConfig, stage: StageConfig) -> dict[str, SourceConfig]:
+def _sources(cfg: TrainConfig, stage: CurriculumStage) -> dict[str, SourceConfig]:
     out = {}
     for task, extra in (("t2i", cfg.t2i), ("edit", cfg.edit)):
         paths = list(cfg.data) + list(extra)
@@ -206,7 +207,7 @@ def _sources(cfg: TrainConfig, stage: StageConfig) -> dict[str, SourceConfig]:
     return out
 
 
-def _make_streams(cfg: TrainConfig, stage: StageConfig, model, ctx: WorkerContext, gen_size: int):
+def _make_streams(cfg: TrainConfig, stage: CurriculumStage, model, ctx: WorkerContext, gen_size: int):
     from .data import StreamSet
 
     sources = _sources(cfg, stage)
@@ -266,7 +267,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> dict[str, Any]:
     ctx = _context(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    stage = cfg.stage_config()
+    stage = cfg.curriculum_stage()
     output = Path(cfg.output)
 
     model = build_model(cfg, ctx.device)
@@ -396,7 +397,7 @@ def export_final(output: Path, model, ema: EMA | None) -> dict[str, Path]:
     return out
 
 
-def _write_run_info(output: Path, cfg: TrainConfig, stage: StageConfig, model, tasks, gen_size, ctx) -> None:
+def _write_run_info(output: Path, cfg: TrainConfig, stage: CurriculumStage, model, tasks, gen_size, ctx) -> None:
     groups = model.parameter_groups()
     info = {
         "config": cfg.to_dict(), "stage": dataclasses.asdict(stage), "tasks": tasks, "gen_size": gen_size,

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .stages import StageConfig
+from .stages import CurriculumStage
 
 
 def lr_lambda(schedule: str, total_steps: int, warmup_steps: int, min_lr_ratio: float = 0.0) -> Callable[[int], float]:
@@ -32,7 +32,7 @@ def lr_lambda(schedule: str, total_steps: int, warmup_steps: int, min_lr_ratio: 
     return f
 
 
-def build_optimizer(model, stage: StageConfig, total_steps: int, lr: float | None = None
+def build_optimizer(model, stage: CurriculumStage, total_steps: int, lr: float | None = None
                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over the trainable parameters (no decay on biases, norms and the diffusion head)
     and the stage's schedule. `lr` overrides the stage's peak rate."""

@@ -36,8 +36,8 @@ ALL_GROUPS = ("mar_encoder", "mar_decoder", "diffusion_head", "llm", "proj_in", 
 
 
 @dataclass(frozen=True)
-class StageConfig:
-    """One training stage: what trains, how fast, on what."""
+class CurriculumStage:
+    """One stage of the training curriculum (a row of Table 1): what trains, how fast, on what."""
 
     name: str
     """Stage name: `pt`, `alignment`, `ct` or `sft`."""
@@ -93,34 +93,34 @@ class StageConfig:
         size = self.gen_size * config.image_size // 1024
         return max(stride, size // stride * stride)
 
-    def with_overrides(self, **changes) -> "StageConfig":
+    def with_overrides(self, **changes) -> "CurriculumStage":
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-STAGES: dict[str, StageConfig] = {
-    "pt": StageConfig(
+STAGES: dict[str, CurriculumStage] = {
+    "pt": CurriculumStage(
         name="pt",
         trainable=("mar_encoder", "mar_decoder", "diffusion_head"),
         lr=5e-5, schedule="constant", warmup_ratio=0.05, weight_decay=0.0, ema_decay=0.9999,
         gen_size=512, und_size=256, loss_weights=(0.0, 1.0, 0.0),
         frozen_note="MAR pretraining: the LLM, projectors and SigLIP do not train",
     ),
-    "alignment": StageConfig(
+    "alignment": CurriculumStage(
         name="alignment",
         trainable=("proj_in", "proj_out", "siglip_proj"),
         lr=1e-5, schedule="cosine", warmup_ratio=0.05, weight_decay=0.02, ema_decay=None,
         gen_size=1024, und_size=512, loss_weights=(0.01, 1.0, 0.0), init_from="pt",
         frozen_note="MAR-LLM alignment: only the projectors train, the LLM and MAR are frozen",
     ),
-    "ct": StageConfig(
+    "ct": CurriculumStage(
         name="ct",
         trainable=("mar_encoder", "mar_decoder", "diffusion_head", "llm", "proj_in", "proj_out", "siglip_proj"),
         lr=1e-5, schedule="cosine", warmup_ratio=0.01, weight_decay=0.02, ema_decay=0.9999,
         gen_size=1024, und_size=512, loss_weights=(0.01, 1.0, 1.0), init_from="alignment",
         frozen_note="joint training: the SigLIP2 tower stays frozen",
     ),
-    "sft": StageConfig(
+    "sft": CurriculumStage(
         name="sft",
         trainable=ALL_GROUPS,
         lr=5e-6, schedule="cosine", warmup_ratio=0.01, weight_decay=0.02, ema_decay=0.995,
@@ -130,7 +130,7 @@ STAGES: dict[str, StageConfig] = {
 }
 
 
-def get_stage(name: str) -> StageConfig:
+def get_stage(name: str) -> CurriculumStage:
     """The stage config called `name` (pt, alignment, ct, sft)."""
     try:
         return STAGES[name]
@@ -152,7 +152,7 @@ def default_init(stage: str, output: str | Path) -> str | None:
     return None
 
 
-def apply_stage(model, stage: StageConfig) -> None:
+def apply_stage(model, stage: CurriculumStage) -> None:
     """Freeze `model` to exactly the stage's trainable groups (the codec is always frozen).
 
     Groups the model lacks (no SigLIP when `config.siglip` is None) are simply empty.

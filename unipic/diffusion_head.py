@@ -4,7 +4,8 @@ Each image token is denoised independently, conditioned on its decoder output `z
 timestep: y = time_embed(t) + cond_embed(z) modulates (shift, scale, gate) every residual
 block and the final layer. The output has 2 x token_dim channels: epsilon and the learned
 variance value. Modulation and output layers start at zero, so an untrained head predicts
-epsilon = 0. Parameter names match the published `diffloss.net.*` keys.
+epsilon = 0. Parameter names match the published `diffloss.net.*` keys (the head is the attribute
+`MAR.diffloss`, the published name, so checkpoints match key for key).
 """
 
 from __future__ import annotations
