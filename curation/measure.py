@@ -19,8 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from .shards import OutputLayout
-from .summary import shard_glob
+from .shards import OutputLayout, shard_glob
 
 
 SWEEP_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

@@ -54,6 +54,8 @@ TMP = f"{RUN_DIR}/tmp"
 MEASUREMENT = f"{RUN_DIR}/measurement.json"
 """A measurement against known truth (`curation.measure`), when one was made."""
 LOCK = ".lock"
+SHARD_GLOB = "task=*/decision=*/*.parquet"
+"""Every shard of an output folder, relative to it."""
 LEGACY = {"_manifest.json": MANIFEST, "summary.json": SUMMARY, "_run/input_ids.parquet": INPUT_IDS}
 """Older layout -> current (moved on resume)."""
 SPILL_BYTES = 256 << 20
@@ -69,7 +71,16 @@ class OutputLayout:
         return self.root / f"task={task_hive}" / f"decision={decision}" / f"part-{pid}.parquet"
 
     def all_shards(self) -> list[Path]:
-        return sorted(self.root.glob("task=*/decision=*/*.parquet"))
+        return sorted(self.root.glob(SHARD_GLOB))
+
+    def shards(self, task: str | None = None, decision: str | None = None) -> list[Path]:
+        """The shards of one task and/or decision (None: any)."""
+        return sorted(self.root.glob(f"task={task or '*'}/decision={decision or '*'}/*.parquet"))
+
+    @property
+    def shard_glob(self) -> str:
+        """Every shard as one glob (for readers that glob, e.g. DuckDB's `read_parquet`)."""
+        return str(self.root / SHARD_GLOB)
 
     @property
     def manifest(self) -> Path:
@@ -143,6 +154,60 @@ class OutputLayout:
                 removed.append(p)
         shutil.rmtree(self.tmp, ignore_errors=True)
         return removed
+
+
+def shard_glob(root: str | Path) -> str:
+    """The shards of the output folder `root` as a glob."""
+    return OutputLayout(Path(root)).shard_glob
+
+
+def shard_key(path: str | Path) -> tuple[str, str, str]:
+    """(task folder, decision, partition id) of a shard file, from its path."""
+    path = Path(path)
+    task, decision = (p.name.split("=", 1)[1] for p in (path.parent.parent, path.parent))
+    return task, decision, path.stem[len("part-"):]
+
+
+def write_shards(root: str | Path, table: pa.Table, pid: str = "00000", row_group_rows: int = 100_000,
+                 row_group_bytes: int = 128 << 20) -> list[Path]:
+    """Write already decided rows as one partition's shards: one file per (task, decision) at
+    `task=<task>/decision=<decision>/part-<pid>.parquet`, atomically, with the Hugging Face
+    image feature. The task folder is `schema.TASK_HIVE` when the table has it, else `task`.
+    For rows decided outside the job (fixtures, oracle decisions, benchmarks); the job writes
+    through `ShardWriter`."""
+    layout = OutputLayout(Path(root))
+    task_col = S.TASK_HIVE if S.TASK_HIVE in table.column_names else S.TASK
+    keys = list(zip(table.column(task_col).to_pylist(), table.column(S.DECISION).to_pylist()))
+    by: dict[tuple[str, str], list[int]] = {}
+    for i, key in enumerate(keys):
+        by.setdefault(key, []).append(i)
+    written = []
+    for (task, decision), idx in sorted(by.items()):
+        part = table.take(pa.array(idx))
+        part = part.drop_columns([c for c in S.INTERNAL_COLUMNS if c in part.column_names])
+        path = layout.shard(task, decision, pid)
+        write_table_atomic(part, path, row_group_rows, row_group_bytes)
+        written.append(path)
+    return written
+
+
+def open_shards(root: str | Path, task: str | None = None, decision: str | None = None,
+                columns: list[str] | None = None) -> pa.Table:
+    """The rows of an output folder's shards (of one task and/or decision), `task` and `decision`
+    taken from the folders, other columns unified by name across files (null where a file
+    lacks one)."""
+    tables = []
+    for f in OutputLayout(Path(root)).shards(task, decision):
+        t, d, _ = shard_key(f)
+        names = pq.read_schema(f).names
+        cols = [c for c in (columns or names) if c in names and c not in (S.TASK, S.DECISION)]
+        tab = pq.read_table(f, columns=cols)
+        tab = tab.append_column(S.TASK, pa.array([t] * tab.num_rows, pa.string()))
+        tab = tab.append_column(S.DECISION, pa.array([d] * tab.num_rows, pa.string()))
+        tables.append(tab)
+    if not tables:
+        return pa.table({S.TASK: pa.array([], pa.string()), S.DECISION: pa.array([], pa.string())})
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

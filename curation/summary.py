@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import duckdb
 
-from .shards import OutputLayout
-
-
-def shard_glob(root: Path) -> str:
-    """The shards of a run as a glob (for readers that glob; the job itself lists the files)."""
-    return str(root / "task=*" / "decision=*" / "*.parquet")
+from .shards import OutputLayout, shard_glob  # noqa: F401 - shard_glob: recipes and tests import it from here
 
 
 def summarize_shards(layout: OutputLayout) -> dict:

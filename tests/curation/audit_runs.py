@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from curation.shards import OutputLayout
+from curation.shards import OutputLayout, shard_key
 
 from .conftest import job_config
 from .inputs_factory import write_mixed_input
@@ -47,7 +47,7 @@ def real_runs(tmp_path_factory, spread_vqa: str) -> dict:
 
 
 def shard_files(run_dir: Path) -> list[Path]:
-    return sorted(Path(run_dir).glob("task=*/decision=*/*.parquet"))
+    return OutputLayout(Path(run_dir)).all_shards()
 
 
 def load_rows(run_dir: Path) -> pd.DataFrame:
@@ -56,8 +56,7 @@ def load_rows(run_dir: Path) -> pd.DataFrame:
     for f in shard_files(run_dir):
         names = [n for n in pq.read_schema(f).names if n not in ("image", "source_image")]
         df = pq.read_table(f, columns=names).to_pandas()
-        df["task"] = f.parent.parent.name.split("=", 1)[1]
-        df["decision"] = f.parent.name.split("=", 1)[1]
+        df["task"], df["decision"], _ = shard_key(f)
         df["shard_file"] = str(f)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)

@@ -24,6 +24,7 @@ from curation.audits import registry
 from curation.audits.registry import run_audit
 from curation.audits.render import render
 from curation.audits.view import AuditView, ReadOnlyError
+from curation.shards import OutputLayout
 
 from .audit_runs import load_input_ids, load_rows, manifest, shard_files
 
@@ -129,7 +130,7 @@ def planted(runs, tmp_path_factory):
     dst = tmp_path_factory.mktemp("planted") / "run"
     shutil.copytree(runs["a"], dst)
     extra = ["visual_artifacts", "semantic_inconsistency"]
-    for f in sorted(dst.glob("task=*/decision=reject/*.parquet")):
+    for f in OutputLayout(dst).shards(decision="reject"):
         t = pq.read_table(f)
         modes = t.column("failure_modes").to_pylist()
         modes = [m + extra[: (i % 3)] if extra[0] not in m else m for i, m in enumerate(modes)]
@@ -333,7 +334,7 @@ def test_conservation_flags_a_duplicated_shard(runs, tmp_path):
 def test_conservation_flags_wrong_duplicate_count_and_missing_modes(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs["a"], run)
-    f = next(iter(sorted(run.glob("task=t2i/decision=reject/*.parquet"))))
+    f = OutputLayout(run).shards("t2i", "reject")[0]
     t = pq.read_table(f)
     dc = t.column("duplicate_count").to_pylist()
     modes = t.column("failure_modes").to_pylist()

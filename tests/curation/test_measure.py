@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curation.measure import SWEEP_THRESHOLDS, format_measurement, measure_against_truth
+from curation.shards import write_shards
 
 # sample_id, task, truth (planted mode or None), decision, failure modes, reward, vqa
 ROWS = [
@@ -30,22 +31,14 @@ ROWS = [
 
 def _write_run(root: Path) -> tuple[Path, Path]:
     out = root / "shards"
-    for task in ("t2i", "edit"):
-        for decision in ("keep", "reject", "error"):
-            rows = [r for r in ROWS if r[1] == task and r[3] == decision]
-            if not rows:
-                continue
-            table = pa.table({
-                "sample_id": [r[0] for r in rows], "task": [task] * len(rows),
-                "image": pa.array([b"\x89PNG"] * len(rows), pa.binary()),
-                "source_image": pa.array([None] * len(rows), pa.binary()),
-                "failure_modes": pa.array([r[4] for r in rows], pa.list_(pa.string())),
-                "reward_score": pa.array([r[5] for r in rows], pa.float64()),
-                "vqa_score": pa.array([r[6] for r in rows], pa.float64()),
-                "decision": [decision] * len(rows)})
-            folder = out / f"task={task}" / f"decision={decision}"
-            folder.mkdir(parents=True)
-            pq.write_table(table, folder / "part-00000.parquet")
+    write_shards(out, pa.table({
+        "sample_id": [r[0] for r in ROWS], "task": [r[1] for r in ROWS],
+        "image": pa.array([b"\x89PNG"] * len(ROWS), pa.binary()),
+        "source_image": pa.array([None] * len(ROWS), pa.binary()),
+        "failure_modes": pa.array([r[4] for r in ROWS], pa.list_(pa.string())),
+        "reward_score": pa.array([r[5] for r in ROWS], pa.float64()),
+        "vqa_score": pa.array([r[6] for r in ROWS], pa.float64()),
+        "decision": [r[3] for r in ROWS]}))
     (out / "summary.json").write_text(json.dumps({"thresholds": {"reward": 0.9, "vqa": 0.5}}))
     truth = root / "truth.parquet"
     pq.write_table(pa.table({"sample_id": [r[0] for r in ROWS], "task": [r[1] for r in ROWS],

@@ -48,8 +48,8 @@ def _env() -> dict:
 def _rows(out: Path):
     con = duckdb.connect()
     return con.execute(
-        f"SELECT sample_id, decision, vqa_score, reward_score FROM read_parquet('{out}/task=*/decision=*/*.parquet', "
-        "hive_partitioning=true) ORDER BY sample_id").fetchall()
+        "SELECT sample_id, decision, vqa_score, reward_score FROM read_parquet($glob, hive_partitioning=true) "
+        "ORDER BY sample_id", {"glob": OutputLayout(out).shard_glob}).fetchall()
 
 
 @pytest.mark.slow

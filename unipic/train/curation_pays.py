@@ -79,22 +79,22 @@ def oracle_shards(candidates: Path, out: Path) -> Path:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    truth = {r["sample_id"]: r for r in pq.read_table(candidates / "truth.parquet").to_pylist()}
+    from curation import schema as S
+    from curation.shards import write_shards
+
+    truth = {r[S.ID]: r for r in pq.read_table(candidates / "truth.parquet").to_pylist()}
     table = ds.dataset(sorted(str(f) for f in candidates.glob("candidates-*.parquet"))).to_table()
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in table.to_pylist():
-        t = truth[row["sample_id"]]
+    decisions, rewards, modes = [], [], []
+    for sid in table.column(S.ID).to_pylist():
+        t = truth[sid]
         decision = "error" if t["fault"] == "broken_file" else "keep" if t["clean"] else "reject"
-        row.update(decision=decision, reward_score=None if decision == "error" else float(decision == "keep"),
-                   failure_modes=[t["planted_mode"]] if t["planted_mode"] else [])
-        groups.setdefault((row["task"], decision), []).append(row)
-    for (task, decision), rows in groups.items():
-        folder = out / f"task={task}" / f"decision={decision}"
-        folder.mkdir(parents=True, exist_ok=True)
-        tab = pa.Table.from_pylist(rows)
-        tab = tab.set_column(tab.schema.get_field_index("reward_score"), "reward_score",
-                             tab.column("reward_score").cast(pa.float64()))
-        pq.write_table(tab, folder / "part-00000.parquet")
+        decisions.append(decision)
+        rewards.append(None if decision == "error" else float(decision == "keep"))
+        modes.append([t["planted_mode"]] if t["planted_mode"] else [])
+    table = (table.append_column(S.DECISION, pa.array(decisions, pa.string()))
+             .append_column(S.REWARD_SCORE, pa.array(rewards, pa.float64()))
+             .append_column(S.FAILURE_MODES_COL, pa.array(modes, pa.list_(pa.string()))))
+    write_shards(out, table)
     return out
 
 

@@ -47,9 +47,12 @@ def split_scenes(scenes: list, held_out: int, seed: int = 0) -> tuple[list, list
 
 def write_t2i_shards(folder: str | Path, scenes: list, copies: int, size: int = 48, seed: int = 0) -> Path:
     """`copies` rows per scene (rendered once each; identical pixels), in the scoring job's
-    layout `task=t2i/decision=keep/part-00000.parquet` with reward/VQA scores of 1."""
+    layout (`curation.shards.write_shards`: `task=t2i/decision=keep/part-00000.parquet`) with
+    reward/VQA scores of 1."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from curation import schema as S
+    from curation.shards import write_shards
     from synthetic import caption, render
 
     rows = []
@@ -59,13 +62,12 @@ def write_t2i_shards(folder: str | Path, scenes: list, copies: int, size: int = 
             scene = scenes[int(i)]
             buf = io.BytesIO()
             render(scene, size).save(buf, format="PNG")
-            rows.append({"sample_id": f"world-t2i-{k:04d}-{int(i):04d}", "task": "t2i", "prompt": caption(scene),
-                         "image": {"bytes": buf.getvalue(), "path": None}, "source": "synthetic_world",
-                         "meta": json.dumps({"scene": scene.to_dict()}), "reward_score": 1.0, "vqa_score": 1.0})
+            rows.append({S.ID: f"world-t2i-{k:04d}-{int(i):04d}", S.TASK: "t2i", S.PROMPT: caption(scene),
+                         S.IMAGE: {"bytes": buf.getvalue(), "path": None}, S.SOURCE: "synthetic_world",
+                         S.META: json.dumps({"scene": scene.to_dict()}), S.REWARD_SCORE: 1.0,
+                         S.stage_column("vqa", "score"): 1.0, S.DECISION: "keep"})
     folder = Path(folder)
-    out = folder / "task=t2i" / "decision=keep"
-    out.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), out / "part-00000.parquet")
+    write_shards(folder, pa.Table.from_pylist(rows))
     return folder
 
 
