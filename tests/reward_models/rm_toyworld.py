@@ -1,8 +1,9 @@
-"""A tiny shapes-and-colours world for tests, used until/unless `synthetic` is importable.
+"""A second, older toy world (one centred shape on grey) still used by some reward-model tests.
 
-Mirrors the parts of `synthetic`'s API the reward-model tests need: preference pairs whose
-better image is knowable (it matches the caption's colour and shape and is clean) and edit
-triplets (recolour / reshape instructions).
+New tests use `synthetic` (the project's one world). What remains here: `CORPUS`, the tiny
+judges' tokenizer text (`conftest.py`), and the pairs and triplets of `rm_fixtures.py`,
+`test_scorers.py` and `test_training.py`, whose thresholds were tuned on these images; moving
+them to `synthetic` means re-tuning those thresholds.
 """
 
 from __future__ import annotations

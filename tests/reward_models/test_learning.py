@@ -10,7 +10,6 @@ import pytest
 from PIL import ImageEnhance
 
 from . import rm_fixtures as fixtures
-from . import rm_toyworld as toyworld
 from reward_models.img_reward import ImgRewardScorer
 from reward_models.interface import ScoreBatch
 from reward_models.loading import LoadSpec
@@ -30,8 +29,10 @@ def _accuracy(folder, pairs) -> float:
 
 
 def _pairs(n, seed):
-    """Toy pairs whose rejected image is an underexposed copy of the preferred one."""
-    pairs = toyworld.preference_pairs(n, seed)
+    """Synthetic-world pairs whose rejected image is an underexposed copy of the preferred (clean) one."""
+    from synthetic import preference_pairs
+
+    pairs = preference_pairs(n, seed)
     for p in pairs:
         p.rejected = _dark(p.preferred)
     return pairs

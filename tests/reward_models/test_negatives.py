@@ -2,14 +2,15 @@
 
 import numpy as np
 
-from . import rm_toyworld as toyworld
 from reward_models.data.schema import EditExample
 from reward_models.edit_reward.negatives import DEGRADATIONS, KINDS, LABELS, PRIMARY, build_judgements, degrade
 
 
 def _examples(n=6, negs=True):
-    return [EditExample(t.source, t.instruction, t.edited, "toy", ["make it a dog"] if negs else [])
-            for t in toyworld.edit_triplets(n, 0)]
+    from synthetic import edit_triplets
+
+    return [EditExample(t.source, t.instruction, t.edited, "synthetic", ["make it a dog"] if negs else [])
+            for t in edit_triplets(n, 0)]
 
 
 def test_every_kind_is_built_and_labelled():
@@ -42,8 +43,11 @@ def test_training_mix_cycles_kinds_and_fills_missing_neg_prompts():
 
 
 def test_degradations_change_pixels_visibly():
-    img = toyworld.draw("red", "circle", 64)
     import random
+
+    from synthetic import Scene, SceneObject, render
+
+    img = render(Scene((SceneObject("circle", "red", "center"),)), 64)
 
     for how in DEGRADATIONS:
         out = degrade(img, how, random.Random(0))
