@@ -220,6 +220,25 @@ def build_dataset(cfg: ScoreJobConfig, plan: InputPlan, pending: list[Partition]
     return ds
 
 
+def score_in_process(cfg: ScoreJobConfig):
+    """The job's work on `cfg`'s inputs (reading and cheap checks, the judge stages, decisions),
+    one block after the other in this process: no Ray, no id pre-pass, nothing written. Yields
+    decided blocks of at most `vqa.batch_size` rows; the baseline `pipelines/bench_score_job.py`
+    measures the Ray job against."""
+    specs = judge_specs(cfg)
+    stages = [ScoringStage([asdict(s) for s in g], cfg.limits.max_image_pixels) for g in group_by_checkpoint(specs)]
+    plan = plan_inputs(cfg.input.paths, cfg.input.format, cfg.input.rows_per_partition)
+    ctx = _prepare_ctx(cfg, plan)
+    enabled = [s.stage for s in specs]
+    for part in plan.partitions:
+        for block in prepare_partition(part, ctx):
+            for start in range(0, block.num_rows, cfg.vqa.batch_size):
+                batch = block.slice(start, cfg.vqa.batch_size)
+                for stage in stages:
+                    batch = stage(batch)
+                yield decide_batch(batch, cfg.thresholds, enabled, "in-process", "in-process")
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -335,6 +354,6 @@ def _run_locked(cfg: ScoreJobConfig, specs: list[JudgeSpec], plan: InputPlan, la
     manifest.attempts[-1].update({"finished_at": time.time(), "rows_scored": rows_scored})
     manifest.save(layout)
     echo(format_summary(summary))
-    echo(f"shards: {layout.root}/task=*/decision=*/*.parquet   summary: {layout.summary}")
+    echo(f"shards: {layout.shard_glob}   summary: {layout.summary}")
     sys.stdout.flush()
     return JobResult(str(layout.root), manifest.run_id, resumed, len(pending), skipped, rows_scored, elapsed, summary)

@@ -19,33 +19,19 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def bare_loop(cfg) -> tuple[int, float]:
-    """The same work as the job, sequentially in this process: (rows, seconds)."""
-    from curation.decisions import decide_batch
-    from curation.inputs import plan_inputs
-    from curation.job import _prepare_ctx, group_by_checkpoint, judge_specs
-    from curation.prepare import prepare_partition
-    from curation.scoring import ScoringStage
+    """The same work as the job, sequentially in this process (`curation.job.score_in_process`):
+    (rows, seconds)."""
+    from curation.job import score_in_process
 
-    specs = judge_specs(cfg)
-    stages = [ScoringStage([asdict(s) for s in g], cfg.limits.max_image_pixels) for g in group_by_checkpoint(specs)]
-    plan = plan_inputs(cfg.input.paths, cfg.input.format, cfg.input.rows_per_partition)
-    ctx = _prepare_ctx(cfg, plan)
-    enabled = [s.stage for s in specs]
     rows, t0 = 0, time.perf_counter()
-    for part in plan.partitions:
-        for block in prepare_partition(part, ctx):
-            for start in range(0, block.num_rows, cfg.vqa.batch_size):
-                batch = block.slice(start, cfg.vqa.batch_size)
-                for stage in stages:
-                    batch = stage(batch)
-                rows += decide_batch(batch, cfg.thresholds, enabled, "bench", "bench").num_rows
+    for block in score_in_process(cfg):
+        rows += block.num_rows
     return rows, time.perf_counter() - t0
 
 

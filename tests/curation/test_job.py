@@ -34,8 +34,8 @@ ERROR_TEXT = {
 def read_rows(out):
     con = duckdb.connect()
     return con.execute(
-        f"SELECT * FROM read_parquet('{out}/task=*/decision=*/*.parquet', hive_partitioning=true, union_by_name=true)"
-    ).fetchdf()
+        "SELECT * FROM read_parquet($glob, hive_partitioning=true, union_by_name=true)",
+        {"glob": OutputLayout(out).shard_glob}).fetchdf()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_decisions_follow_thresholds_and_modes(mixed_run):
 def test_shard_layout_columns_and_summary(mixed_run):
     _, result, df, root = mixed_run
     out = root / "out"
-    files = sorted(out.glob("task=*/decision=*/part-*.parquet"))
+    files = OutputLayout(out).all_shards()
     assert files and all(f.parent.parent.name.startswith("task=") for f in files)
     for col in ["sample_id", "task", "prompt", "image", "source_image", "source", "meta", "reward_score",
                 "img_reward_score", "img_reward_model_id", "img_reward_model_revision", "edit_reward_score",
@@ -139,12 +139,12 @@ def test_kept_shards_load_as_images_with_datasets(mixed_run):
     from PIL import Image
 
     _, _, _, root = mixed_run
-    keep = sorted((root / "out").glob("task=*/decision=keep/*.parquet"))
+    keep = OutputLayout(root / "out").shards(decision="keep")
     ds = load_dataset("parquet", data_files=[str(p) for p in keep], split="train")
     assert isinstance(ds[0]["image"], Image.Image)
     # Every shard of the run has one schema, whichever input file its rows came from (one input
     # file has an extra column the others lack), so any set of shards loads together.
-    shards = sorted((root / "out").glob("task=*/decision=*/*.parquet"))
+    shards = OutputLayout(root / "out").all_shards()
     schemas = {pq.read_schema(p).remove_metadata() for p in shards}
     assert len(schemas) == 1 and "extra_label" in next(iter(schemas)).names
     everything = load_dataset("parquet", data_files=[str(p) for p in shards], split="train")
@@ -187,3 +187,20 @@ def test_summary_counts_rows_per_failed_cheap_check(mixed_run):
     manifest = json.loads(OutputLayout(root / "out").manifest.read_text())
     per_partition = [p["checks"] for p in manifest["finished"].values()]
     assert {k: sum(p.get(k, 0) for p in per_partition) for k in expected} == expected
+
+
+def test_in_process_scoring_decides_as_the_job(mixed_run, judges):
+    """`score_in_process` (the benchmark's bare loop) does the job's work without Ray: same decisions
+    and modes (duplicates aside: it has no id pre-pass, so both copies of `dup-id` come back)."""
+    import pyarrow as pa
+
+    from curation.job import score_in_process
+
+    _, _, df, root = mixed_run
+    cfg = job_config([root / "input"], root / "unused", judges, thresholds__reward=0.3, thresholds__vqa=0.3)
+    table = pa.concat_tables(list(score_in_process(cfg)))
+    got = {r["sample_id"]: (r["decision"], sorted(r["failure_modes"])) for r in table.to_pylist()
+           if r["sample_id"] != "dup-id"}
+    job = {r.sample_id: (r.decision, sorted(r.failure_modes)) for r in df.itertuples() if r.sample_id != "dup-id"}
+    assert got == job
+    assert not (root / "unused").exists()
