@@ -240,6 +240,7 @@ def test_cli_on_a_tiny_checkpoint(tiny_folder, tmp_path, capsys):
     overall = next(r for r in rows if r and r[0] == "overall")
     assert float(overall[1]) == pytest.approx(report["generation"]["overall"], abs=1e-3)
     saved = json.loads(out.read_text())
+    assert saved["generation"]["categories"] == pytest.approx(report["generation"]["categories"])
     assert set(saved["generation"]["categories"]) == set(CATEGORIES)
     assert saved["generation"]["n"] == 12 and saved["editing"]["n"] == 4
     assert saved["excluded_captions"] == 1 and first not in [r["prompt"] for r in saved["generation"]["results"]]

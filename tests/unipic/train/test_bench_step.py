@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from unipic.train.bench_step import main
 
 
@@ -9,8 +13,10 @@ def test_training_step_benchmark_tiny_cpu(tmp_path):
     out = tmp_path / "bench.json"
     result = main(["--config", "tiny", "--device", "cpu", "--image-size", "32", "--batch", "2", "--steps", "1",
                    "--out", str(out)])
-    assert result["finite"] and result["tokens_per_s"] > 0 and result["tasks"] == ["t2i", "edit", "und"]
-    assert out.exists()
+    assert result["finite"] and result["tasks"] == ["t2i", "edit", "und"] and len(result["losses"]) == 1
+    seconds = result["seconds_per_step"]  # one step, rounded to 1 ms
+    assert result["tokens_per_s"] == pytest.approx(result["tokens_per_step"] / seconds, rel=1e-3 / seconds, abs=0.06)
+    assert json.loads(out.read_text()) == result
 
 
 def test_full_preset_shapes_on_meta():
