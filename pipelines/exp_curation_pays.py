@@ -3,7 +3,7 @@
 
 Input: a candidates folder (synthetic candidates with planted faults: `candidates-*.parquet`
 and the answer key `truth.parquet`) and the scoring job's shards over the same candidates.
-Both arms train the world model (`unipic.train.world`: tiny UniPic, PCA patch codec, 48 px)
+Both arms train the world model (preset `world` of `unipic.presets`: tiny UniPic, PCA patch codec, 48 px)
 from the same initial weights, for the same steps with the same seed and batch size, stage
 `ct` (text-to-image and editing): arm `all` reads every readable candidate row, arm `keep`
 reads the shards' `decision=keep` rows. Each arm's final EMA model is then scored by the
