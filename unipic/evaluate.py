@@ -30,7 +30,7 @@ rates over all prompts.
 `default_rng([EVAL_SEED, crc32("geneval/<category>"), i])` (no world data set draws from that
 seed or those streams), with no rendered word, and skips (draws again) any caption in `exclude`
 and every caption the world learning demo trains on (one object in the centre on a white
-background, `unipic.train.world.single_object_scenes`). Callers that train on other world data
+background, `single_object_scenes`). Callers that train on other world data
 pass its captions as `exclude` (the curation-pays experiment passes every candidate caption), so
 the set they evaluate on is disjoint from what they trained on; the set is a pure function of
 (seed, count, exclude). Edit instructions are drawn the same way from streams
@@ -56,6 +56,7 @@ A callable may also have a `many(prompts) -> images` method, used to batch.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import zlib
 from collections import Counter
@@ -140,11 +141,20 @@ def _draw_scene(category: str, rng: np.random.Generator):
     return Scene(tuple(SceneObject(s, c, p) for s, c, p in zip(shapes, cols, positions)), background=background)
 
 
+def single_object_scenes(colours: Sequence[str] | None = None, shapes: Sequence[str] | None = None,
+                         positions: Sequence[str] = ("center",), backgrounds: Sequence[str] = ("white",)) -> list:
+    """Every single-object scene over the given colours x shapes x positions x backgrounds."""
+    from synthetic import COLOURS, SHAPES, Scene, SceneObject
+
+    colours = list(colours or COLOURS)
+    shapes = list(shapes or SHAPES)
+    return [Scene((SceneObject(s, c, p),), background=b)
+            for c, s, p, b in itertools.product(colours, shapes, positions, backgrounds)]
+
+
 def learning_demo_captions() -> set[str]:
     """Captions the world learning demo trains on (never evaluation prompts)."""
     from synthetic import caption
-
-    from .train.world import single_object_scenes
 
     return {caption(s) for s in single_object_scenes()}
 

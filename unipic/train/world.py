@@ -4,8 +4,8 @@ data in the scoring job's shard layout, and prompt-match accuracy against known 
 - The model is the `world` preset (`unipic.presets.world`: the tiny model at 48 px with a
   PCA-fitted patch codec instead of the random KL-16 codec, which cannot reconstruct anything,
   and a tokenizer trained on the world's text).
-- `single_object_scenes` / `write_t2i_shards`: single-object scenes ("a red circle in the
-  center, on a white background") written as `task=t2i/decision=keep/part-*.parquet`.
+- `write_t2i_shards`: scenes (the learning demo's: `unipic.evaluate.single_object_scenes`,
+  "a red circle in the center, on a white background") written as `task=t2i/decision=keep/part-*.parquet`.
 - `prompt_match(model, scenes)`: generate one image per scene and read it back with
   `synthetic.truth.matches`; the share of images whose colour, shape, count, position and
   everything match, and the GenEval-style category scores (`unipic.evaluate`).
@@ -14,7 +14,6 @@ data in the scoring job's shard layout, and prompt-match accuracy against known 
 from __future__ import annotations
 
 import io
-import itertools
 import json
 from pathlib import Path
 from typing import Sequence
@@ -22,22 +21,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..evaluate import single_object_scenes
 from ..model import UniPic
 from ..presets import build_preset
 
 
 # ---------------------------------------------------------------------- data
-def single_object_scenes(colours: Sequence[str] | None = None, shapes: Sequence[str] | None = None,
-                         positions: Sequence[str] = ("center",), backgrounds: Sequence[str] = ("white",)) -> list:
-    """Every single-object scene over the given colours x shapes x positions x backgrounds."""
-    from synthetic import COLOURS, SHAPES, Scene, SceneObject
-
-    colours = list(colours or COLOURS)
-    shapes = list(shapes or SHAPES)
-    return [Scene((SceneObject(s, c, p),), background=b)
-            for c, s, p, b in itertools.product(colours, shapes, positions, backgrounds)]
-
-
 def split_scenes(scenes: list, held_out: int, seed: int = 0) -> tuple[list, list]:
     """(train, held-out) with `held_out` scenes drawn at random."""
     order = np.random.default_rng(seed).permutation(len(scenes))

@@ -71,7 +71,8 @@ def und_parquet(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def world_shards(tmp_path_factory) -> Path:
     """Single-object scenes (6 colours x 3 shapes, centre, white), 4 copies each, as keep shards."""
-    from unipic.train.world import single_object_scenes, write_t2i_shards
+    from unipic.evaluate import single_object_scenes
+    from unipic.train.world import write_t2i_shards
 
     return write_t2i_shards(tmp_path_factory.mktemp("world"), single_object_scenes(), copies=4)
 

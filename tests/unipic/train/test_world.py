@@ -53,7 +53,8 @@ def test_world_model_round_trips_through_a_folder(world_folder):
 def test_prompt_match_counts(world_folder):
     from unipic.checkpoint import load_pretrained
     from unipic.sampling import SampleOptions
-    from unipic.train.world import prompt_match, single_object_scenes, split_scenes
+    from unipic.evaluate import single_object_scenes
+    from unipic.train.world import prompt_match, split_scenes
 
     scenes = single_object_scenes()
     train, held = split_scenes(scenes, 3, seed=0)
