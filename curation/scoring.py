@@ -68,7 +68,7 @@ def declared_columns(spec: JudgeSpec) -> JudgeSpec:
     the sub-scores and info keys its scorer class declares (`sub_score_names`, `info_keys`)."""
     cls = judges.scorer_class(spec.scorer)
     subs = tuple(cls.sub_score_names)
-    info = tuple(getattr(cls, "info_keys", ()))
+    info = tuple(cls.info_keys)
     return JudgeSpec(**{**asdict(spec), "sub_score_names": subs, "info_keys": info})
 
 

@@ -68,7 +68,7 @@ import pyarrow.parquet as pq
 
 from .. import judges
 from .. import schema as S
-from ..shards import OutputLayout
+from ..shards import OutputLayout, shard_key
 
 def _stage_columns() -> dict[str, str]:
     cols = {S.REWARD_SCORE: "DOUBLE"}
@@ -421,8 +421,7 @@ class AuditView:
             # prunes the other folders' scans.
             groups: dict[tuple[str, str], list[Path]] = {}
             for shard in f.shards:
-                key = (shard.parent.parent.name.split("=", 1)[1], shard.parent.name.split("=", 1)[1])
-                groups.setdefault(key, []).append(shard)
+                groups.setdefault(shard_key(shard)[:2], []).append(shard)
             for (task, decision), shards in sorted(groups.items()):
                 src = ("read_parquet([" + ", ".join(_path_lit(p) for p in shards) + "], hive_partitioning = false, "
                        "union_by_name = true, filename = true)")
