@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from . import judges
 from . import schema as S
-from .checks import CHECKS
+from .checks import CHECKS, UNREADABLE
 from .config import ScoreJobConfig
 from .decisions import decide_batch
 from .inputs import InputPlan, Partition, plan_inputs
@@ -244,7 +244,7 @@ def score_in_process(cfg: ScoreJobConfig):
 
 def check_counts(manifest: RunManifest) -> dict[str, int]:
     """Rows each cheap check failed (`curation/checks.py`), over the run's finished partitions."""
-    total = {c.name: 0 for c in CHECKS}
+    total = {name: 0 for name in (*(c.name for c in CHECKS), UNREADABLE)}
     for info in manifest.finished.values():
         for name, n in (info.get("checks") or {}).items():
             total[name] = total.get(name, 0) + int(n)
