@@ -94,8 +94,3 @@ def apply_demo_defaults(cfg: ScoreJobConfig, candidates: Path | None = None,
         stage.max_pixels = min(stage.max_pixels or 64 * 64, 64 * 64)
     cfg.input.rows_per_partition = min(cfg.input.rows_per_partition, 60)
     return cfg
-
-
-# `measure_world` lives in `curation.measure`; recipes/shipped_judges.py and
-# tests/reward_models/test_shipped.py still import it from here (not this change's files to edit).
-from .measure import measure_world  # noqa: E402,F401

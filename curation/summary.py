@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .shards import OutputLayout, shard_glob  # noqa: F401 - shard_glob: recipes and tests import it from here
+from .shards import OutputLayout
 
 
 def summarize_shards(layout: OutputLayout) -> dict:

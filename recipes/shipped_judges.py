@@ -404,7 +404,7 @@ def judge_args(folder: Path) -> list[str]:
 def score_world(folder: Path, seed: int, n: int, judges: Path) -> dict:
     """The real job on `n` world candidates of `seed` with the judges in `judges`, measured by
     `curation.measure` (shards and measurement under `folder`)."""
-    from curation.demo import measure_world
+    from curation.measure import measure_world
 
     if seed == DEMO_SEED:
         raise ValueError("the demo's seed is the final check: use another one")
@@ -416,7 +416,7 @@ def shard_scores(folder: Path) -> list[dict]:
     fault and every judge column)."""
     import duckdb
 
-    from curation.summary import shard_glob
+    from curation.shards import shard_glob
 
     con = duckdb.connect(":memory:")
     cur = con.execute(

@@ -46,7 +46,7 @@ def test_vqascore_keeps_the_t2v_metrics_question_and_answer():
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, ray_session):
     """The real job with the shipped judges on a fresh seed, measured against the truth."""
-    from curation.demo import measure_world
+    from curation.measure import measure_world
 
     folder = tmp_path_factory.mktemp("shipped") / "run"
     return measure_world(FRESH_SEED, 160, folder), folder / "shards"
@@ -87,7 +87,7 @@ def test_shipped_judges_keep_most_clean_rows_at_the_default_thresholds(measured)
 def test_the_job_records_which_readout_scored_each_row(measured):
     import duckdb
 
-    from curation.summary import shard_glob
+    from curation.shards import shard_glob
 
     rows = duckdb.execute("SELECT DISTINCT img_reward_readout, img_reward_calibrated, edit_reward_readout "
                           "FROM read_parquet(?, hive_partitioning=true, union_by_name=true) "
