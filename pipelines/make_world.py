@@ -3,7 +3,7 @@
     python pipelines/make_world.py --set candidates --n 200 --seed 0 --size 64 --out runs/world/candidates
 
 For imagerewarddb `--n` is the number of prompts (3-5 images each); for hpdv2 `--split test`
-writes ranked groups. All logic lives in `synthetic.datasets`.
+writes ranked groups. All logic lives in `synthetic.writers`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synthetic.datasets import WRITERS  # noqa: E402
+from synthetic.writers import WRITERS  # noqa: E402
 
 SPLIT_SETS = {"pickapic", "imagerewarddb", "hpdv2", "vqa", "understanding"}
 

@@ -3,20 +3,28 @@ them, planted faults tagged with UniPic failure modes, written in real datasets'
 
     from synthetic import Scene, render, caption, preference_pairs, write_candidates
     from synthetic.truth import analyse, matches   # read a picture back into objects
+
+`synthetic.sets` builds the sets in memory, `synthetic.writers` writes them in the datasets' layouts.
 """
 
-from .datasets import (
+from .faults import EDIT_FAULTS, FAULT_MODE, T2I_FAULTS, FaultResult, edit_fault, t2i_fault
+from .prompts import Edit, caption, make_edit, parse_caption, random_edit
+from .scene import COLOURS, POSITIONS, SHAPES, Scene, SceneObject, random_scene, render
+from .sets import (
     EditTriplet,
-    PreferencePair,
     RatedGroup,
     RatedImage,
-    WRITERS,
+    WorldPair,
     candidates,
     edit_triplets,
     imagereward_groups,
     preference_pairs,
     understanding_rows,
     vqa_rows,
+)
+from .truth import DetectedObject, analyse, matches
+from .writers import (
+    WRITERS,
     write_candidates,
     write_hpdv2,
     write_humanedit,
@@ -26,15 +34,11 @@ from .datasets import (
     write_understanding,
     write_vqa,
 )
-from .faults import EDIT_FAULTS, FAULT_MODE, T2I_FAULTS, FaultResult, edit_fault, t2i_fault
-from .prompts import Edit, caption, make_edit, parse_caption, random_edit
-from .scene import COLOURS, POSITIONS, SHAPES, Scene, SceneObject, random_scene, render
-from .truth import DetectedObject, analyse, matches
 
 __all__ = [
     "COLOURS", "EDIT_FAULTS", "FAULT_MODE", "POSITIONS", "SHAPES", "T2I_FAULTS", "WRITERS",
-    "DetectedObject", "Edit", "EditTriplet", "FaultResult", "PreferencePair", "RatedGroup", "RatedImage",
-    "Scene", "SceneObject", "analyse", "candidates", "caption", "edit_fault", "edit_triplets",
+    "DetectedObject", "Edit", "EditTriplet", "FaultResult", "RatedGroup", "RatedImage",
+    "Scene", "SceneObject", "WorldPair", "analyse", "candidates", "caption", "edit_fault", "edit_triplets",
     "imagereward_groups", "make_edit", "matches", "parse_caption", "preference_pairs", "random_edit",
     "random_scene", "render", "t2i_fault", "understanding_rows", "vqa_rows", "write_candidates",
     "write_hpdv2", "write_humanedit", "write_imagerewarddb", "write_pickapic", "write_ultraedit",

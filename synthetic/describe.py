@@ -71,7 +71,7 @@ def description_rows(n: int, seed: int, size: int = 64, clean_fraction: float = 
     describe question and the image's description. `clean_fraction` of the images are clean renders
     (some re-encoded and shifted by a pixel or two, which changes nothing that is described); the
     rest carry a visual artifact or one broken object, in equal shares."""
-    from .datasets import _rng
+    from .sets import _rng
 
     artifacts = T2I_FAULTS["visual_artifacts"]
     composition = T2I_FAULTS["semantic_inconsistency"]

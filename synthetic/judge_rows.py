@@ -24,8 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .datasets import (IMAGE_STRUCT, UNDERSTANDING_SCHEMA, VQA_SCHEMA, _edit, _hf_features, _image_cell, _pick, _rng,
-                       _value, _write, _write_image_table)
+from .sets import _edit, _pick, _rng
+from .writers import (IMAGE_STRUCT, UNDERSTANDING_SCHEMA, VQA_SCHEMA, _hf_features, _image_cell, _value, _write,
+                      _write_image_table)
 from .describe import description_rows
 from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly_unchanged
 from .prompts import EDIT_KINDS, caption, make_edit, possible_kinds

@@ -124,7 +124,7 @@ def test_the_shipped_judge_reads_as_the_reference_procedure_on_world_images():
     from reward_models.img_reward.scorer import ImgRewardScorer
     from reward_models.loading import LoadSpec
     from recipes.shipped_judges import SHIPPED
-    from synthetic.datasets import candidates
+    from synthetic import candidates
 
     folder = SHIPPED / "img_reward"
     if not (folder / "model.safetensors").exists():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from synthetic import analyse, caption, edit_fault, matches, random_scene, render, t2i_fault
-from synthetic.datasets import _edit, png_bytes
+from synthetic.sets import _edit, png_bytes
 from synthetic.faults import FAULT_MODE, T2I_FAULTS, WRONG_EDIT
 from synthetic.prompts import EDIT_KINDS
 from synthetic.truth import blockiness, high_frequency, sharpness

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from synthetic import matches, parse_caption, preference_pairs
-from synthetic.datasets import (
+from synthetic.writers import (
     IMAGE_STRUCT,
     jpeg_bytes,
     write_candidates,

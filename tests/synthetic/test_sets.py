@@ -20,8 +20,8 @@ from synthetic import (
     understanding_rows,
     vqa_rows,
 )
-from synthetic.datasets import PAIR_FAULTS, png_bytes
 from synthetic.faults import T2I_FAULTS
+from synthetic.sets import PAIR_FAULTS, png_bytes
 
 
 def _png(img: Image.Image) -> bytes:
