@@ -81,5 +81,7 @@ class Scorer(Protocol):
     model_revision: str
     needs_source_image: bool
     """True for edit judges: the job passes `source_images`."""
+    sub_score_names: tuple[str, ...]
+    """The sub-scores this judge declares: the keys its `ScoreOutput.sub_scores` may hold (empty: none)."""
 
     def score(self, batch: ScoreBatch) -> ScoreOutput: ...
