@@ -8,7 +8,8 @@ Scores the same N (image, text) pairs both ways and prints pairs/s and their rat
     python pipelines/bench_vqascore.py --arch 7b --size 448 --n 256 --batch-size 32   # on a GPU
     python pipelines/bench_vqascore.py --model Qwen/Qwen2.5-VL-7B-Instruct   # real weights
 
-`--arch 7b` builds the Qwen2.5-VL-7B architecture with random weights (timing only).
+`--arch 7b` builds the Qwen2.5-VL-7B architecture with random weights (timing only;
+`reward_models.tiny.build_random_qwen25vl_7b`).
 """
 
 from __future__ import annotations
@@ -24,36 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-
-
-def build_7b(folder: Path, size: int) -> Path:
-    """Qwen2.5-VL-7B shapes, random weights, a small tokenizer (ids stay inside the 7B vocab)."""
-    import torch
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
-
-    from reward_models.tiny import QWEN_SPECIAL_TOKENS, build_tiny_tokenizer, chat_template
-
-    tok = build_tiny_tokenizer()
-    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    cfg = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                         num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
-                           patch_size=14, spatial_merge_size=2, window_size=112,
-                           fullatt_block_indexes=[7, 15, 23, 31]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )
-    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        model = Qwen2_5_VLForConditionalGeneration(cfg).to(torch.bfloat16)
-    model.save_pretrained(folder)
-    Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=size * size // 4, max_pixels=size * size),
-                        tokenizer=tok, video_processor=Qwen2VLVideoProcessor(),
-                        chat_template=chat_template()).save_pretrained(folder)
-    return folder
 
 
 def pairs(n: int, size: int, seed: int = 0):
@@ -90,7 +61,9 @@ def main(argv=None) -> int:
     model = args.model
     if not model:
         if args.arch == "7b":
-            model = str(build_7b(Path(tmp.name) / "qwen25vl-7b-random", args.size))
+            from reward_models.tiny import build_random_qwen25vl_7b
+
+            model = str(build_random_qwen25vl_7b(Path(tmp.name) / "qwen25vl-7b-random", args.size ** 2))
         else:
             from reward_models.tiny import TinyVLConfig, build_tiny_qwen25vl
 

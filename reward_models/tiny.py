@@ -5,6 +5,7 @@ Qwen2.5-VL checkpoint here: a byte-level BPE tokenizer trained on a small corpus
 special tokens and chat template, a real `Qwen2_5_VLProcessor`, and a randomly initialised
 `Qwen2_5_VLForConditionalGeneration`. Everything is saved with `save_pretrained` so the
 same `from_pretrained` code path that loads real checkpoints loads these.
+`build_random_qwen25vl_7b` builds the 7B architecture with random weights (for timing only).
 """
 
 from __future__ import annotations
@@ -237,4 +238,40 @@ def build_tiny_qwen25vl(path: str | os.PathLike, config: TinyVLConfig | None = N
     )
     processor.save_pretrained(path)
     (path / "tiny_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    return path
+
+
+def build_random_qwen25vl_7b(path: str | os.PathLike, max_pixels: int) -> Path:
+    """Qwen2.5-VL-7B shapes, random bf16 weights (built on the GPU when there is one), the tiny tokenizer
+    (its ids stay inside the 7B vocabulary) and an image processor bounded by `max_pixels`; saved at
+    `path`. For timing only: `pipelines/bench_vqascore.py --arch 7b`."""
+    import torch
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
+
+    path = Path(path)
+    tok = build_tiny_tokenizer()
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    cfg = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                         num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
+                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]),
+        vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
+                           patch_size=14, spatial_merge_size=2, window_size=112,
+                           fullatt_block_indexes=[7, 15, 23, 31]),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = Qwen2_5_VLForConditionalGeneration(cfg).to(torch.bfloat16)
+    model.save_pretrained(path)
+    Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=max_pixels // 4, max_pixels=max_pixels),
+                        tokenizer=tok, video_processor=Qwen2VLVideoProcessor(),
+                        chat_template=chat_template()).save_pretrained(path)
     return path
