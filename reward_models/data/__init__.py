@@ -4,7 +4,7 @@ repository (`DataRepo`), fetching files only as the reader reaches them."""
 
 from reward_models.data.edit import read_edits
 from reward_models.data.files import DataRepo, HubRepo, LocalRepo, SplitNotFound, open_repo
-from reward_models.data.images import UndecodableImage, decode_image
+from reward_models.data.images import UndecodableImage, decode_image_cell
 from reward_models.data.preference import (
     read_hpdv2,
     read_imagerewarddb,
@@ -16,6 +16,6 @@ from reward_models.data.schema import ColumnError, EditExample, PreferencePair, 
 
 __all__ = [
     "ColumnError", "DataRepo", "EditExample", "HubRepo", "LocalRepo", "PreferencePair", "SkipLog", "SplitNotFound",
-    "UndecodableImage", "decode_image", "open_repo", "read_edits", "read_hpdv2", "read_imagerewarddb",
+    "UndecodableImage", "decode_image_cell", "open_repo", "read_edits", "read_hpdv2", "read_imagerewarddb",
     "read_imagerewarddb_ratings", "read_pickapic", "read_preferences",
 ]

@@ -12,7 +12,7 @@ import random
 from typing import Iterator
 
 from reward_models.data.files import DataRepo, SplitNotFound, iter_parquet_rows, open_repo, parquet_columns
-from reward_models.data.images import UndecodableImage, decode_image
+from reward_models.data.images import UndecodableImage, decode_image_cell
 from reward_models.data.schema import EditExample, SkipLog, require_columns
 
 HUMANEDIT = {"source": "INPUT_IMG", "instruction": "EDITING_INSTRUCTION", "edited": "OUTPUT_IMG"}
@@ -95,8 +95,8 @@ def read_edits(source: str, path_or_id: "str | DataRepo | None", split: str = "t
                 skips.skip(source, "below_similarity")
                 continue
             try:
-                src = decode_image(row[cols["source"]], base)
-                out = decode_image(row[cols["edited"]], base)
+                src = decode_image_cell(row[cols["source"]], base)
+                out = decode_image_cell(row[cols["edited"]], base)
             except UndecodableImage:
                 skips.skip(source, "undecodable_image")
                 continue

@@ -17,7 +17,7 @@ class UndecodableImage(ValueError):
     """The cell holds no image PIL can open."""
 
 
-def decode_image(cell, base_dir: str | os.PathLike | None = None) -> Image.Image:
+def decode_image_cell(cell, base_dir: str | os.PathLike | None = None) -> Image.Image:
     """An RGB, fully loaded PIL image from a PIL image, raw bytes, a `{bytes, path}` struct or a path."""
     try:
         if isinstance(cell, Image.Image):
@@ -28,7 +28,7 @@ def decode_image(cell, base_dir: str | os.PathLike | None = None) -> Image.Image
             if cell.get("bytes"):
                 img = Image.open(io.BytesIO(bytes(cell["bytes"])))
             elif cell.get("path"):
-                return decode_image(str(cell["path"]), base_dir)
+                return decode_image_cell(str(cell["path"]), base_dir)
             else:
                 raise UndecodableImage("empty image struct")
         elif isinstance(cell, (str, os.PathLike)):
@@ -90,7 +90,7 @@ class RepoImages:
 
     def open(self, rel: str) -> Image.Image:
         if self.repo.has(rel):
-            return decode_image(str(self.repo.local(rel)))
+            return decode_image_cell(str(self.repo.local(rel)))
         parts = Path(rel).parts
         for cut in range(len(parts) - 1, 0, -1):
             zrel = "/".join(parts[:cut]) + ".zip"
@@ -98,6 +98,6 @@ class RepoImages:
                 zf, names = self.zip(zrel)
                 for member in ("/".join(parts[cut:]), "/".join(parts[cut - 1:]), "/".join(parts)):
                     if member in names:
-                        return decode_image(zf.read(member))
+                        return decode_image_cell(zf.read(member))
                 raise UndecodableImage(f"{rel}: not in {zrel}")
         raise UndecodableImage(f"image file not found: {rel} (in {self.repo.name})")

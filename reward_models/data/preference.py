@@ -35,7 +35,7 @@ from reward_models.data.files import (
     parse_json_records,
     read_json_records,
 )
-from reward_models.data.images import RepoImages, UndecodableImage, decode_image
+from reward_models.data.images import RepoImages, UndecodableImage, decode_image_cell
 from reward_models.data.schema import ColumnError, PreferencePair, SkipLog, require_columns
 
 PICKAPIC_COLUMNS = ("caption", "jpg_0", "jpg_1", "label_0", "label_1")
@@ -94,7 +94,7 @@ def read_pickapic(path: "str | os.PathLike | DataRepo", split: str = "train", se
                     skips.skip("pickapic", "missing_prompt")
                     continue
                 try:
-                    img0, img1 = decode_image(row["jpg_0"]), decode_image(row["jpg_1"])
+                    img0, img1 = decode_image_cell(row["jpg_0"]), decode_image_cell(row["jpg_1"])
                 except UndecodableImage:
                     skips.skip("pickapic", "undecodable_image")
                     continue
@@ -330,7 +330,7 @@ class TarImages:
 
     def open(self, name: str):
         self.ensure([name])
-        return decode_image(str(self.path(name)))
+        return decode_image_cell(str(self.path(name)))
 
 
 def _size(f) -> int | None:
@@ -367,7 +367,7 @@ class FolderImages:
         pass
 
     def open(self, name: str):
-        return decode_image(str(self.folder / name))
+        return decode_image_cell(str(self.folder / name))
 
 
 def _hpdv2_pairs(rec: dict, is_test: bool, path_key: str) -> tuple[list[tuple[int, int]] | None, str | None]:

@@ -105,6 +105,6 @@ class RankReward:
 
 def _pil(x):
     """Dataset image cells arrive as PIL (datasets Image feature) — or as dicts if decoding was off."""
-    from reward_models.data.images import decode_image
+    from reward_models.data.images import decode_image_cell
 
-    return decode_image(x)
+    return decode_image_cell(x)

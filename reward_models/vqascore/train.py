@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from reward_models.data.files import find_files, iter_parquet_rows, parquet_columns
-from reward_models.data.images import UndecodableImage, decode_image
+from reward_models.data.images import UndecodableImage, decode_image_cell
 from reward_models.data.schema import SkipLog, require_columns
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.readout import prepare_images
@@ -99,7 +99,7 @@ def _read(paths: list[str], columns: tuple[str, ...], name: str, split: str, lim
                     skips.skip(name, "missing_value")
                     continue
                 try:
-                    row["image"] = decode_image(row["image"])
+                    row["image"] = decode_image_cell(row["image"])
                 except UndecodableImage:
                     skips.skip(name, "undecodable_image")
                     continue
