@@ -1,4 +1,5 @@
-"""Small files in each dataset's published layout, with a few bad rows planted."""
+"""Small files in each dataset's published layout, with a few bad rows planted; the pictures, captions
+and edits come from the synthetic world."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from . import rm_toyworld as toyworld
+from synthetic import caption, edit_triplets, preference_pairs, random_scene, render, t2i_fault
 
 CORRUPT = b"\x89PNG not really an image"
 
@@ -28,7 +30,7 @@ def image_struct(img: Image.Image | None, path: str | None = None) -> dict:
 
 def write_pickapic(folder: Path, n: int = 12, seed: int = 0, pairs=None) -> Path:
     """`data/train-00000-of-00001.parquet` with the v2 columns; +1 tie, +1 missing label, +1 corrupt image."""
-    pairs = pairs if pairs is not None else toyworld.preference_pairs(n, seed)
+    pairs = pairs if pairs is not None else preference_pairs(n, seed)
     rows = []
     for i, p in enumerate(pairs):
         first_good = i % 2 == 0
@@ -50,24 +52,22 @@ def write_pickapic(folder: Path, n: int = 12, seed: int = 0, pairs=None) -> Path
 
 def write_imagerewarddb(folder: Path, n_prompts: int = 4, per_prompt: int = 3, seed: int = 0) -> Path:
     """`metadata-train.parquet` + `images/train/train_1.zip` (member `train_1/<id>.webp`)."""
-    import random
-
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
     records = []
     zpath = folder / "images" / "train" / "train_1.zip"
     zpath.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zpath, "w") as zf:
         for pid in range(n_prompts):
-            colour, shape = rng.choice(list(toyworld.COLOURS)), rng.choice(toyworld.SHAPES)
-            imgs = [toyworld.draw(colour, shape, 64, rng),  # best
-                    toyworld.degrade(toyworld.draw(colour, shape, 64, rng), "blur", rng),  # aligned, low fidelity
-                    toyworld.draw(rng.choice([c for c in toyworld.COLOURS if c != colour]), shape, 64, rng)]
+            scene = random_scene(rng)
+            imgs = [render(scene),  # best
+                    t2i_fault(scene, "blur", rng).image,  # aligned, low fidelity
+                    t2i_fault(scene, "wrong_colour", rng).image]  # sharp, misaligned
             ratings = [(7, 7, 7), (4, 7, 2), (3, 1, 7)]  # overall, alignment, fidelity
             for k in range(per_prompt):
                 name = f"train_1/{pid}_{k}.webp"
                 zf.writestr(name, png(imgs[k], "WEBP"))
                 o, a, f = ratings[k]
-                records.append(dict(image_path=f"images/train/{name}", prompt_id=f"p{pid}", prompt=f"a {colour} {shape}",
+                records.append(dict(image_path=f"images/train/{name}", prompt_id=f"p{pid}", prompt=caption(scene),
                                     classification="simple", image_amount_in_total=per_prompt, rank=k + 1,
                                     overall_rating=o, image_text_alignment_rating=a, fidelity_rating=f))
     records.append({**records[0], "image_path": "images/train/train_1/missing.webp", "rank": 9})  # missing file
@@ -77,7 +77,7 @@ def write_imagerewarddb(folder: Path, n_prompts: int = 4, per_prompt: int = 3, s
 
 def write_hpdv2(folder: Path, n: int = 6, seed: int = 0) -> Path:
     """`train.json` + `train/*.jpg` and `test.json` + `test/*.jpg`; +1 row without a winner."""
-    pairs = toyworld.preference_pairs(n, seed)
+    pairs = preference_pairs(n, seed)
     (folder / "train").mkdir(parents=True, exist_ok=True)
     (folder / "test").mkdir(parents=True, exist_ok=True)
     train = []
@@ -102,7 +102,7 @@ def write_hpdv2(folder: Path, n: int = 6, seed: int = 0) -> Path:
 
 
 def _edit_rows(n: int, seed: int):
-    return toyworld.edit_triplets(n, seed)
+    return edit_triplets(n, seed)
 
 
 def write_humanedit(folder: Path, n: int = 8, seed: int = 0) -> Path:

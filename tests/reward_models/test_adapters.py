@@ -17,7 +17,6 @@ def test_pickapic_drops_ties_and_bad_rows_and_randomises_order(tmp_path):
     labels = [p.label for p in pairs]
     assert 4 <= sum(labels) <= 20  # both orders occur
     assert {p.source for p in pairs} == {"pickapic"} and {p.aspect for p in pairs} == {"overall"}
-    # The label follows the preferred image: it is the one that is not degraded/mismatched (toyworld).
     again = list(read_preferences("pickapic", str(root), seed=3))
     assert [p.label for p in again] == labels  # seeded
     assert pairs[0].image_a.mode == "RGB"

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from . import rm_toyworld as toyworld
 from reward_models.edit_reward import EditRewardScorer
 from reward_models.img_reward import ImgRewardScorer
 from reward_models.interface import ScoreBatch, Scorer
 from reward_models.loading import LoadSpec, load_vl_model
+from synthetic import edit_triplets, preference_pairs
 
 
 def _imgs(n, seed=0):
-    return [p.preferred for p in toyworld.preference_pairs(n, seed)] + [Image.new("L", (200, 120), 30)]
+    return [p.preferred for p in preference_pairs(n, seed)] + [Image.new("L", (200, 120), 30)]
 
 
 def test_img_scorer_contract(tiny_img_judge):
@@ -69,7 +69,7 @@ def test_prompts_come_from_reward_model_json(tiny_img_judge, tmp_path):
 def test_edit_scorer_contract(tiny_edit_judge):
     scorer = EditRewardScorer(spec=LoadSpec(str(tiny_edit_judge), device="cpu"), batch_size=3)
     assert isinstance(scorer, Scorer) and scorer.needs_source_image is True
-    ts = toyworld.edit_triplets(4, 0)
+    ts = edit_triplets(4, 0)
     batch = ScoreBatch(prompts=[t.instruction for t in ts], images=[t.edited for t in ts],
                        source_images=[t.source for t in ts])
     out = scorer.score(batch)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from . import rm_fixtures as fixtures
-from . import rm_toyworld as toyworld
 from reward_models.edit_reward import EditRewardScorer
 from reward_models.img_reward import ImgRewardScorer
 from reward_models.interface import ScoreBatch
 from reward_models.loading import LoadSpec
 from reward_models.training.cli import main
+from synthetic import Scene, SceneObject, caption, edit_triplets, render
 
 ROOT = Path(__file__).resolve().parents[2]
 IMG = dict(script="reward_models.img_reward.train:ImgRewardArgs", config="trl:GRPOConfig",
@@ -57,7 +57,8 @@ def test_img_reward_entry_point_warmup_grpo_and_card(tiny_img_judge, pref_data, 
     card = (out / "README.md").read_text()
     assert "pickapic/overall" in card and "accuracy_after" in card
     scorer = ImgRewardScorer(spec=LoadSpec(str(out), device="cpu"))
-    res = scorer.score(ScoreBatch(prompts=["a red circle"], images=[toyworld.draw("red", "circle")]))
+    scene = Scene((SceneObject("circle", "red", "center"),))
+    res = scorer.score(ScoreBatch(prompts=[caption(scene)], images=[render(scene)]))
     assert res.score.shape == (1,) and np.isfinite(res.score).all()  # [0, 1] is ScoreOutput's own check
 
 
@@ -84,7 +85,7 @@ def test_edit_reward_entry_point(tiny_edit_judge, tmp_path):
     data = json.loads((out / "reward_model.json").read_text())
     assert data["kind"] == "edit_reward" and data["evaluation"]
     scorer = EditRewardScorer(spec=LoadSpec(str(out), device="cpu"))
-    t = toyworld.edit_triplets(1, 0)[0]
+    t = edit_triplets(1, 0)[0]
     res = scorer.score(ScoreBatch(prompts=[t.instruction], images=[t.edited], source_images=[t.source]))
     assert set(res.sub_scores) == {"compliance", "consistency", "quality"}
 
