@@ -59,8 +59,7 @@ def build_tiny_unipic_tokenizer(image_token: str = "<image>"):
 
 def world_texts(n: int = 400, seed: int = 7) -> list[str]:
     """Captions, edit instructions and questions of the world (a tokenizer corpus)."""
-    from synthetic import caption, random_edit, random_scene
-    from synthetic import understanding_rows
+    from synthetic import caption, random_edit, random_scene, understanding_rows
 
     rng = np.random.default_rng(seed)
     texts = ["Generate an image: ", "Generate an image.", "Repeat this image.", "Describe the image in detail."]
