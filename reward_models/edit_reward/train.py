@@ -22,7 +22,8 @@ from reward_models.training.card import save_judge
 from reward_models.training.common import DescribeArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
-from reward_models.training.describe import DescriptionCache, rationales_for, starting_descriptions, with_replay
+from reward_models.training.describe import (DescriptionCache, rationales_for, starting_descriptions, with_reading_copies,
+                                             with_replay)
 from reward_models.training.trl_setup import completion_sft_config, run_sft, sft_row
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,10 @@ def train_edit_reward(args: EditRewardArgs, sft_args, under_ray: bool = False) -
     if args.eval_before and eval_j and is_main_process():
         summary["eval_before"] = evaluate(model.eval())
     cache = starting_descriptions(model, processor, layout, args.eval_batch_size)
-    rows = with_replay(sft_rows(train_j, layout, max_pixels, cache), cache, args, summary, sft_args.seed)
+    rows = sft_rows(train_j, layout, max_pixels, cache)
+    if cache is not None:
+        rows = with_reading_copies(rows, args.reading_copies, sft_args.seed, summary)
+    rows = with_replay(rows, cache, args, summary, sft_args.seed)
     summary["train_rows"] = len(rows)
     trainer = run_sft(model.train(), processor, rows, sft_args, prepare=ray_prepare if under_ray else None)
     model = trainer.accelerator.unwrap_model(trainer.model)

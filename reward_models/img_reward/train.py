@@ -22,7 +22,8 @@ from reward_models.img_reward.evaluate import evaluate_pairs
 from reward_models.img_reward.layout import default_img_layout
 from reward_models.img_reward.rewards import FormatReward, RankReward
 from reward_models.training.card import save_judge
-from reward_models.training.describe import DescriptionCache, rationales_for, starting_descriptions, with_replay
+from reward_models.training.describe import (DescriptionCache, rationales_for, starting_descriptions, with_reading_copies,
+                                             with_replay)
 from reward_models.training.common import DescribeArgs, held_out, is_main_process, load_for_training, ray_prepare
 from reward_models.training.layout import load_layout
 from reward_models.training.readout import BranchReadout, prepare_images
@@ -243,6 +244,8 @@ def train_img_reward(args: ImgRewardArgs, grpo_args, under_ray: bool = False) ->
         rows = (warmup_rows(pairs_for_warmup, layout, args, max_pixels, cache)
                 + rating_rows(args, layout, max_pixels, skips, cache)
                 + alignment_rows(args, layout, max_pixels, skips, cache))
+        if cache is not None:
+            rows = with_reading_copies(rows, args.reading_copies, grpo_args.seed, summary)
         rows = with_replay(rows, cache, args, summary, grpo_args.seed)
         summary["warmup_rows"] = len(rows)
         trainer = run_sft(model, processor, rows, sft_args, prepare=ray_prepare if under_ray else None)

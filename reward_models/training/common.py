@@ -38,6 +38,11 @@ class DescribeArgs(LaunchArgs):
     describe_replay: bool = True
     """With a describe layout: also train the describe turn on the starting model's own descriptions
     of the training images, so that learning to judge does not wear away describing."""
+    reading_copies: float = 0.0
+    """With a describe layout: this share of the judge rows is also trained once more with every
+    picture blanked (same prompt, same `<think>` description, same answer). Nothing in a blank picture
+    predicts the description, so the judge learns to read its description against the caption or
+    instruction (the comparison its answer needs) instead of only against the pixels."""
 
     def layout(self, layout):
         """The layout to train: `layout` with this describe question, when one is given."""

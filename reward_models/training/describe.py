@@ -102,7 +102,7 @@ class DescriptionCache:
         seen, rows = set(), []
         for im in images:
             k = self.key(im)
-            if k in seen:
+            if k in seen or k not in self.found:  # never described (a reading copy's blank picture)
                 continue
             seen.add(k)
             rows.append(image_question_row(im, self.describer.question, self.found[k]))
@@ -139,4 +139,34 @@ def with_replay(rows: list[dict], cache: DescriptionCache | None, args, summary:
     summary["describe_replay_rows"] = len(replay)
     out = rows + replay
     random.Random(seed).shuffle(out)
+    return out
+
+
+BLANK_GREY = (128, 128, 128)
+"""The colour of a blanked picture (a reading copy's images)."""
+
+
+def with_reading_copies(rows: list[dict], share: float, seed: int, summary: dict | None = None) -> list[dict]:
+    """`rows` plus, for a `share` of them (chosen with `seed`), a copy whose pictures are blank grey
+    images of the same sizes (see `DescribeArgs.reading_copies`), shuffled in.
+
+    Why: in a describe-then-answer row the `<think>` description is predictable from the pixels, so
+    its tokens (which SFT learns) never need the caption; a model that must also predict them with
+    the picture blanked learns to look them up in the caption or instruction, which is the lookup
+    the answer's comparison is built from (a text-only probe: answer-only training stayed at chance
+    on wrong colour/shape/position, description tokens learned from the caption lifted it).
+    """
+    import random
+
+    from PIL import Image
+
+    if share <= 0 or not rows:
+        return rows
+    rng = random.Random(seed)
+    picked = [r for r in rows if rng.random() < share]
+    copies = [{**r, "images": [Image.new("RGB", im.size, BLANK_GREY) for im in r["images"]]} for r in picked]
+    if summary is not None:
+        summary["reading_copies"] = len(copies)
+    out = rows + copies
+    rng.shuffle(out)
     return out

@@ -141,3 +141,34 @@ def test_the_shipped_judge_reads_as_the_reference_procedure_on_world_images():
         want, think = _reference_scores(model, proc, layout, [im], r["prompt"], layout.score_aspect)
         assert "background" in think
         assert got[layout.score_aspect].mean[i] == pytest.approx(want, abs=1e-5)
+
+
+def test_reading_copies_blank_the_pictures_of_a_share_of_rows_and_are_never_replayed():
+    from reward_models.training.describe import BLANK_GREY, with_reading_copies
+
+    pictures = [Image.new("RGB", (32 + 8 * (i % 3), 32), (10 * i, 200, 30)) for i in range(200)]
+    rows = [{"images": [im], "prompt": f"p{i}", "completion": f"c{i}"} for i, im in enumerate(pictures)]
+    summary: dict = {}
+    out = with_reading_copies(rows, 0.25, seed=3, summary=summary)
+    copies = [r for r in out if r["images"][0].getpixel((0, 0)) == BLANK_GREY]
+    assert len(out) == len(rows) + len(copies) == len(rows) + summary["reading_copies"]
+    assert 30 <= len(copies) <= 70  # about a quarter of 200
+    by_prompt = {r["prompt"]: r for r in rows}
+    for c in copies:  # same prompt and answer, every picture blank at its own size
+        original = by_prompt[c["prompt"]]
+        assert c["completion"] == original["completion"]
+        assert c["images"][0].size == original["images"][0].size
+        assert set(c["images"][0].getdata()) == {BLANK_GREY}
+    assert sorted(r["prompt"] for r in out if r not in copies) == sorted(by_prompt)  # originals all kept, unchanged
+    assert with_reading_copies(rows, 0.0, seed=3) is rows
+
+    class FixedDescriber:
+        question = "Describe the image."
+
+        def describe(self, images):
+            return [f"picture {im.size}" for im in images]
+
+    cache = DescriptionCache(FixedDescriber())
+    cache.describe_all(pictures)
+    replayed = cache.replay_rows([im for r in out for im in r["images"]])
+    assert len(replayed) == len({DescriptionCache.key(p) for p in pictures})  # blank copies are not replayed
