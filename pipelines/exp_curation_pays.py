@@ -1,28 +1,27 @@
 #!/usr/bin/env python
-"""Does curation pay? Train the same tiny model twice, on all candidates and on the kept shards.
+"""Does curation pay? Train the same tiny model on all candidates, on the judges' kept rows and on
+the truly clean rows, with several seeds, and compare them on held-out prompts.
 
-Input: a candidates folder (synthetic candidates with planted faults: `candidates-*.parquet`
-and the answer key `truth.parquet`) and the scoring job's shards over the same candidates.
-Both arms train the world model (preset `world` of `unipic.presets`: tiny UniPic, PCA patch codec, 48 px)
-from the same initial weights, for the same steps with the same seed and batch size, stage
-`ct` (text-to-image and editing): arm `all` reads every readable candidate row, arm `keep`
-reads the shards' `decision=keep` rows. Each arm's final EMA model is then scored by the
-GenEval-style evaluation (`unipic.evaluate`): held-out prompts spread evenly over its six
-categories (world captions from its fixed seed, none equal to a candidate caption), the images
-read back with `synthetic.truth`. Prints and writes `<out>/curation_pays.json`: per arm the rows
-read, the share of planted faults among them, and under `prompt_match` the per-category accuracy,
-the overall score and the caption-match rates (colour, shape, count, position, all), plus the
-untrained model's; unless `--no-edit`, also `edit_check`: per edit kind the share of held-out
-instructions whose requested change happened with the rest unchanged.
+    python pipelines/exp_curation_pays.py            # the whole experiment at its defaults
 
-    python pipelines/exp_curation_pays.py --candidates runs/demo/candidates --shards runs/demo/shards \
-        [--out runs/curation-pays] [--steps 6000] [--batch-size 32] [--lr 3e-3] [--eval-prompts 96] \
-        [--single-object-eval] [--eval-edits 8] [--no-edit] [--seed 0] [--threads 1]
-    # reference point without judges: decisions from the answer key, on a larger candidate set
-    python pipelines/exp_curation_pays.py --candidates runs/cands2k --make-candidates 2000 --oracle ...
+With no arguments it writes world candidates (1500 text-to-image rows, 64 px, half with planted
+faults, seed 20261202) with their answer key into `runs/curation-pays/candidates`, scores them with
+the scoring job (shipped judges, the job's defaults) into `runs/curation-pays/shards`, and trains
+the world model (preset `world` of `unipic.presets`, 48 px) on three arms: `all` (every readable
+candidate), `judged` (the job's decision=keep rows) and `oracle` (the rows the answer key says are
+clean), seeds 0, 1, 2, 1500 steps of 32, evaluating every 250 steps with the GenEval-style
+evaluation (`unipic.evaluate`, 16 held-out prompts per category, none a candidate caption). Two
+budgets: equal steps, and equal distinct samples (every arm trains the same steps on the same
+number of its own distinct rows, the oracle arm's size by default). An arm with no rows is
+reported as blocked, not trained. Existing candidates and a finished scoring run are reused.
 
-An arm with no rows to train on (e.g. `keep` when the judges kept nothing) is reported as
-blocked rather than trained.
+Writes `<out>/curation_pays.json` (arms with their rows and fault rates counted against the truth,
+the judges' precision and recall, every run's curve, mean +- sd per category, paired differences),
+`<out>/table.md` and `<out>/curation_pays.png` (accuracy against steps, one line per arm with its
+spread). See `unipic/train/curation_pays.py`.
+
+    python pipelines/exp_curation_pays.py --seeds 0 1 2 3 4 --steps 3000 --n-candidates 4000
+    python pipelines/exp_curation_pays.py --candidates DIR --shards JOB_OUTPUT   # your own run
 """
 
 from __future__ import annotations
@@ -35,36 +34,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--candidates", required=True, help="folder with candidates-*.parquet and truth.parquet")
-    p.add_argument("--shards", default=None, help="the scoring job's output over those candidates")
-    p.add_argument("--min-reward", type=float, default=None,
-                   help="keep arm: re-apply this reward threshold to every scored row instead of reading decision=keep")
-    p.add_argument("--min-vqa", type=float, default=None, help="keep arm: with --min-reward, also this VQAScore threshold")
-    p.add_argument("--oracle", action="store_true",
-                   help="instead of --shards, decide rows by the answer key (what perfect judges would keep)")
-    p.add_argument("--make-candidates", type=int, default=0, metavar="N",
-                   help="first write N synthetic candidates (64 px, seed --candidates-seed) into --candidates")
-    p.add_argument("--candidates-seed", type=int, default=20261128)
-    p.add_argument("--out", default="runs/curation-pays")
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-prompts", type=int, default=96,
-                   help="held-out prompts per arm, spread evenly over the GenEval categories")
-    p.add_argument("--single-object-eval", action="store_true",
-                   help="only the single-object GenEval categories (single object, colours)")
-    p.add_argument("--eval-edits", type=int, default=8,
-                   help="held-out edit instructions per edit kind for the editing check (0 or --no-edit: none)")
-    p.add_argument("--no-edit", action="store_true", help="train text-to-image only")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (the tiny model runs fastest on one; more thrash on shared cores)")
-    args = p.parse_args(argv)
     from unipic.train.curation_pays import CurationPaysConfig, run_curation_pays
 
-    if not args.oracle and not args.shards:
-        p.error("give --shards (the scoring job's output) or --oracle")
+    d = CurationPaysConfig()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default=d.out, help=f"output folder (default {d.out})")
+    p.add_argument("--candidates", default=None, help="candidates folder (default <out>/candidates, written if absent)")
+    p.add_argument("--n-candidates", type=int, default=d.n_candidates, help="candidates written when absent")
+    p.add_argument("--candidates-seed", type=int, default=d.candidates_seed)
+    p.add_argument("--edit-fraction", type=float, default=d.edit_fraction,
+                   help="share of edit rows in written candidates (the world's mix: 0.4)")
+    p.add_argument("--scenes", default=d.scenes, choices=["centre", "single", "any"],
+                   help="scene family of written candidates: one centred object (default), one object anywhere, "
+                        "or the world's scenes as written")
+    p.add_argument("--shards", default=None, help="the scoring job's output over the candidates (default: run it)")
+    p.add_argument("--score-arg", dest="score_args", action="append", default=[], metavar="FLAG",
+                   help="extra scoring-job flag for the job the experiment runs (repeat; e.g. --score-arg=--reward-threshold=0.8)")
+    p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="training seeds per arm (default 0 1 2)")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    p.add_argument("--per-category", type=int, default=d.per_category, help="held-out prompts per GenEval category")
+    p.add_argument("--edit", action="store_true", help="also train editing on the arms' edit rows")
+    p.add_argument("--distinct", type=int, default=None,
+                   help="distinct rows per arm at the equal-distinct budget (default: the oracle arm's; 0: skip)")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (1 is fastest here)")
+    args = p.parse_args(argv)
     return run_curation_pays(CurationPaysConfig(**vars(args)))
 
 
