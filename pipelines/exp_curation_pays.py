@@ -4,16 +4,23 @@ the truly clean rows, with several seeds, and compare them on held-out prompts.
 
     python pipelines/exp_curation_pays.py            # the whole experiment at its defaults
 
-With no arguments it writes world candidates (1500 text-to-image rows, 64 px, half with planted
+With no arguments it writes world candidates (1000 text-to-image rows, 64 px, half with planted
 faults, seed 20261202) with their answer key into `runs/curation-pays/candidates`, scores them with
 the scoring job (shipped judges, the job's defaults) into `runs/curation-pays/shards`, and trains
 the world model (preset `world` of `unipic.presets`, 48 px) on three arms: `all` (every readable
 candidate), `judged` (the job's decision=keep rows) and `oracle` (the rows the answer key says are
-clean), seeds 0, 1, 2, 1500 steps of 32, evaluating every 250 steps with the GenEval-style
-evaluation (`unipic.evaluate`, 16 held-out prompts per category, none a candidate caption). Two
-budgets: equal steps, and equal distinct samples (every arm trains the same steps on the same
-number of its own distinct rows, the oracle arm's size by default). An arm with no rows is
-reported as blocked, not trained. Existing candidates and a finished scoring run are reused.
+clean), seeds 0, 1, 2, 2000 steps of 32, evaluating every 400 steps with the GenEval-style
+evaluation (`unipic.evaluate`: 16 held-out prompts per category, none a candidate caption) and on
+the scene family's held-out colour-shape pairs. Two budgets: equal steps, and equal distinct
+samples (every arm trains the same steps on the same number of its own distinct rows, the oracle
+arm's size by default). An arm with no rows is reported as blocked, not trained. Existing
+candidates and a finished scoring run are reused.
+
+The candidates are the world's own (`synthetic.write_candidates`: faults, truth, broken files),
+kept when their prompted scene is of the family `--scenes`: by default `learning`, the learning
+test's scenes (one object in the centre on white) minus three held-out colour-shape pairs, the
+family in which the tiny model learns colour within the CPU budget (see
+`unipic/train/curation_pays.py` for the diagnosis); `centre`, `single` and `any` widen it.
 
 Writes `<out>/curation_pays.json` (arms with their rows and fault rates counted against the truth,
 the judges' precision and recall, every run's curve, mean +- sd per category, paired differences),

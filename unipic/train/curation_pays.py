@@ -55,7 +55,7 @@ class CurationPaysConfig:
     """Output folder: candidates/, shards/, data/<arm>/, runs/, curation_pays.json, .png, table.md."""
     candidates: str | None = None
     """Folder with candidates-*.parquet and truth.parquet (default: <out>/candidates, written if absent)."""
-    n_candidates: int = 1500
+    n_candidates: int = 1000
     """Candidates written when the folder has none (world candidates, 64 px, half of them faulty)."""
     candidates_seed: int = CANDIDATES_SEED
     """Seed of the written candidates."""
@@ -69,13 +69,13 @@ class CurationPaysConfig:
     """Extra scoring-job flags (e.g. other judges or thresholds) for the job run by the experiment."""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     """Training seeds per arm (model init, data order, noise); the evaluation samples with 1000 + seed."""
-    steps: int = 1500
+    steps: int = 2000
     """Training steps per run."""
     batch_size: int = 32
     """Text-to-image samples per step."""
     lr: float = 3e-3
     """Peak learning rate (cosine schedule of stage ct)."""
-    eval_every: int = 250
+    eval_every: int = 400
     """Evaluate a checkpoint every this many steps (and step 0, the shared initial model)."""
     per_category: int = 16
     """Held-out prompts per GenEval category."""
