@@ -32,7 +32,7 @@ VARIANTS = ("shipped", "read_directly", "direct_from_base", "direct_from_scratch
 def _copy_judges(src: Path, dst: Path, direct: bool = False) -> Path:
     """The three judges of `src` under `dst`, without calibration maps (and read directly if asked)."""
     from reward_models.calibration import CALIBRATION_FILE
-    from reward_models.training.layout import LAYOUT_FILE
+    from reward_models.judging.layout import LAYOUT_FILE
 
     if dst.exists():
         shutil.rmtree(dst)

@@ -348,8 +348,8 @@ def perception(model_dir: Path, n: int, seed: int, size: int, question: str) -> 
     """Held-out description accuracy per attribute: greedy descriptions of `n` fresh world images
     (half clean, half degraded or broken) compared slot by slot with the truth."""
     from reward_models.loading import LoadSpec, load_vl_model
-    from reward_models.training.describe import Describer
-    from reward_models.training.readout import prepare_images
+    from reward_models.judging.describe import Describer
+    from reward_models.judging.readout import prepare_images
     from synthetic.describe import description_rows, parse_description
     from synthetic.scene import POSITIONS
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from reward_models.data.schema import SkipLog
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
-from reward_models.training.describe import DEFAULT_MAX_NEW_TOKENS, Describer, image_question_row
-from reward_models.training.readout import prepare_images
+from reward_models.judging.describe import DEFAULT_MAX_NEW_TOKENS, Describer, image_question_row
+from reward_models.judging.readout import prepare_images
 from reward_models.training.trl_setup import completion_sft_config, sft_and_evaluate, sft_training_meta
 
 logger = logging.getLogger(__name__)

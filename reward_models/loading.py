@@ -92,7 +92,6 @@ def local_revision(folder: str | os.PathLike) -> str:
 
 def load_vl_model(spec: LoadSpec) -> LoadedModel:
     """Load a vision-language checkpoint and its processor for inference."""
-    import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     device = resolve_device(spec.device)

@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from reward_models.edit_reward.negatives import PRIMARY, EditJudgement
-from reward_models.training.readout import prepare_images
+from reward_models.judging.readout import prepare_images
 
 
 def read_judgements(readout_fn, items: list[EditJudgement], max_pixels, batch_size: int = 16) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reward_models.training.layout import IMAGE_SLOT, JudgeLayout
+from reward_models.judging.layout import IMAGE_SLOT, JudgeLayout
 
 EDIT_ASPECTS = {
     "compliance": "Does the edited image carry out the instruction? Answer yes or no.",

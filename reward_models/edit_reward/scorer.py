@@ -10,7 +10,7 @@ from PIL import Image
 
 from reward_models.edit_reward.layout import DIMENSIONS, default_edit_layout
 from reward_models.interface import ScoreBatch, ScoreOutput
-from reward_models.training.scorer_base import JudgeScorer
+from reward_models.judging.scorer_base import JudgeScorer
 
 
 class EditRewardScorer(JudgeScorer):

@@ -20,10 +20,10 @@ from reward_models.edit_reward.layout import default_edit_layout
 from reward_models.edit_reward.negatives import KINDS, EditJudgement, build_judgements
 from reward_models.training.card import save_judge
 from reward_models.training.common import DescribeArgs, held_out, is_main_process, load_for_training, ray_prepare
-from reward_models.training.layout import load_layout
-from reward_models.training.readout import BranchReadout, prepare_images
-from reward_models.training.describe import (DescriptionCache, rationales_for, starting_descriptions, with_reading_copies,
-                                             with_replay)
+from reward_models.judging.layout import load_layout
+from reward_models.judging.readout import BranchReadout, prepare_images
+from reward_models.judging.describe import DescriptionCache, rationales_for
+from reward_models.training.descriptions import starting_descriptions, with_reading_copies, with_replay
 from reward_models.training.trl_setup import completion_sft_config, run_sft, sft_row
 
 logger = logging.getLogger(__name__)

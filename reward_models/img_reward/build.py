@@ -34,6 +34,6 @@ def _check_answer_tokens(path, layout) -> None:
     """The readout needs every answer token to be one token: fail at build time, not at scoring time."""
     from transformers import AutoTokenizer
 
-    from reward_models.training.readout import answer_token_ids
+    from reward_models.judging.readout import answer_token_ids
 
     answer_token_ids(AutoTokenizer.from_pretrained(path), layout)

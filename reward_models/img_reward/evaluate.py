@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from reward_models.data.schema import PreferencePair
-from reward_models.training.readout import prepare_images
+from reward_models.judging.readout import prepare_images
 
 
 def score_images(readout_fn, items: list[tuple], aspect: str, max_pixels, batch_size: int = 16) -> list[float]:

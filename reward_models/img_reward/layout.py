@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reward_models.training.layout import IMAGE_SLOT, JudgeLayout
+from reward_models.judging.layout import IMAGE_SLOT, JudgeLayout
 
 IMG_ASPECTS = {
     "overall": "Rate the image overall as a result for this caption.",

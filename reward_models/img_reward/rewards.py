@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from reward_models.training.layout import JudgeLayout
+from reward_models.judging.layout import JudgeLayout
 
 EPS = 1e-6
 

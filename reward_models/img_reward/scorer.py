@@ -2,7 +2,7 @@
 
 score = the `overall` readout in [0, 1]; sub_scores = {"alignment", "fidelity"} in [0, 1]
 (alignment: matches the prompt; fidelity: free of visual artifacts). Deterministic, batched,
-one forward pass per row (see reward_models/training/readout.py).
+one forward pass per row (see reward_models/judging/readout.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PIL import Image
 
 from reward_models.img_reward.layout import default_img_layout
 from reward_models.interface import ScoreBatch, ScoreOutput
-from reward_models.training.scorer_base import JudgeScorer
+from reward_models.judging.scorer_base import JudgeScorer
 
 SUB_SCORES = ("alignment", "fidelity")
 

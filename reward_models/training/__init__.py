@@ -1,1 +1,1 @@
-"""Shared judge machinery: prompt/answer layout, one-pass readout, TRL and Ray Train plumbing."""
+"""Training the judges: TRL and Ray Train plumbing, training rows around descriptions, judge cards."""

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from reward_models.training.layout import JudgeLayout, save_layout
+from reward_models.judging.layout import JudgeLayout, save_layout
 
 
 def save_judge(folder: str | os.PathLike, model, processor, layout: JudgeLayout, *, title: str,

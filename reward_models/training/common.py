@@ -46,7 +46,7 @@ class DescribeArgs(LaunchArgs):
 
     def layout(self, layout):
         """The layout to train: `layout` with this describe question, when one is given."""
-        from reward_models.training.layout import with_describe
+        from reward_models.judging.layout import with_describe
 
         return with_describe(layout, self.describe_question) if self.describe_question else layout
 

@@ -35,8 +35,8 @@ from reward_models.data.files import find_files, iter_parquet_rows, parquet_colu
 from reward_models.data.images import UndecodableImage, decode_image_cell
 from reward_models.data.schema import SkipLog, require_columns
 from reward_models.training.common import LaunchArgs, held_out, is_main_process, load_for_training, ray_prepare
-from reward_models.training.readout import prepare_images
-from reward_models.training.describe import image_question_row
+from reward_models.judging.readout import prepare_images
+from reward_models.judging.describe import image_question_row
 from reward_models.training.trl_setup import completion_sft_config, sft_and_evaluate, sft_training_meta
 from reward_models.vqascore.config import DEFAULT_ANSWER, DEFAULT_TEMPLATE, VQAScoreConfig
 

@@ -45,7 +45,7 @@ def test_it_learns_to_describe_held_out_scenes(trained):
 
 def test_the_folder_loads_and_describes_like_the_judges_do(trained):
     from reward_models.loading import LoadSpec, load_vl_model
-    from reward_models.training.describe import Describer
+    from reward_models.judging.describe import Describer
     from synthetic.describe import DESCRIBE_QUESTION, description_rows, parse_description
 
     _, folder = trained

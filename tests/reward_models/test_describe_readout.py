@@ -11,9 +11,9 @@ from PIL import Image
 
 from reward_models.edit_reward.layout import default_edit_layout
 from reward_models.img_reward.layout import default_img_layout
-from reward_models.training.describe import DescriptionCache, Describer, describe_turn
-from reward_models.training.layout import with_describe
-from reward_models.training.readout import BranchReadout, answer_token_ids
+from reward_models.judging.describe import DescriptionCache, Describer, describe_turn
+from reward_models.judging.layout import with_describe
+from reward_models.judging.readout import BranchReadout, answer_token_ids
 
 QUESTION = "Describe the image."
 
@@ -144,7 +144,7 @@ def test_the_shipped_judge_reads_as_the_reference_procedure_on_world_images():
 
 
 def test_reading_copies_blank_the_pictures_of_a_share_of_rows_and_are_never_replayed():
-    from reward_models.training.describe import BLANK_GREY, with_reading_copies
+    from reward_models.training.descriptions import BLANK_GREY, with_reading_copies
 
     pictures = [Image.new("RGB", (32 + 8 * (i % 3), 32), (10 * i, 200, 30)) for i in range(200)]
     rows = [{"images": [im], "prompt": f"p{i}", "completion": f"c{i}"} for i, im in enumerate(pictures)]

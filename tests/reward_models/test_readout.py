@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from reward_models.img_reward.layout import default_img_layout
-from reward_models.training.layout import IMAGE_SLOT, JudgeLayout
-from reward_models.training.readout import BranchReadout, answer_token_ids
+from reward_models.judging.layout import IMAGE_SLOT, JudgeLayout
+from reward_models.judging.readout import BranchReadout, answer_token_ids
 
 
 def _sharpen(model, scale=8.0):

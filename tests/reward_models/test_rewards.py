@@ -6,7 +6,7 @@ from PIL import Image
 
 from reward_models.img_reward.layout import default_img_layout
 from reward_models.img_reward.rewards import FormatReward, RankReward, thurstone_rank_reward
-from reward_models.training.readout import AspectReadout
+from reward_models.judging.readout import AspectReadout
 
 
 def test_thurstone_reward_orders_correctly():

@@ -8,8 +8,8 @@ import numpy as np
 
 from reward_models.calibration import Calibration
 from reward_models.loading import LoadedModel, LoadSpec, load_vl_model
-from reward_models.training.layout import JudgeLayout, load_layout
-from reward_models.training.readout import AspectReadout, BranchReadout, prepare_images
+from reward_models.judging.layout import JudgeLayout, load_layout
+from reward_models.judging.readout import AspectReadout, BranchReadout, prepare_images
 
 
 class JudgeScorer:

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reward_models.images import bounded_resize, to_rgb
-from reward_models.training.describe import DescriptionCache, Describer, rationales_for
-from reward_models.training.layout import JudgeLayout
+from reward_models.judging.describe import DescriptionCache, Describer, rationales_for
+from reward_models.judging.layout import JudgeLayout
 
 
 @dataclass
