@@ -12,6 +12,7 @@ colour/shape/position (see the issue-16 closing note).
     DENSE=1 ...      # also learn the description tokens (they can only come from the caption: reading)
     DENSE=aux ...    # half the rows ask which caption phrase the picture does not show (text answer)
     WIDE=192 HEADS=8 DENSE=1 ...   # a fresh, wider language model instead of the base VLM's
+    N_OBJ=1 ...      # scenes with exactly this many objects (the simplest comparison: one phrase each)
 """
 import sys, time, json, math, os
 import numpy as np, torch
@@ -45,7 +46,7 @@ import os
 if os.environ.get("ONLY"): ALL = os.environ["ONLY"].split(",")
 
 def sample(rng):
-    s = random_scene(rng)
+    s = random_scene(rng, n_objects=int(os.environ['N_OBJ'])) if os.environ.get('N_OBJ') else random_scene(rng)
     if rng.random() < 0.5:
         return caption(s), describe(s), "9", None, "none"
     f = ALL[int(rng.integers(len(ALL)))]
