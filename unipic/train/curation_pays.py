@@ -281,20 +281,18 @@ def read_back_arm(folder: Path, truth: dict) -> dict:
     rows and per planted fault ("clean" for clean rows)."""
     import io
 
-    import pyarrow.parquet as pq
     from PIL import Image
 
     from curation import schema as S
-    from curation.shards import OutputLayout
+    from curation.shards import open_shards
     from synthetic import matches
 
     seen: dict[str, dict] = {}
-    for f in OutputLayout(Path(folder)).shards(task="t2i", decision="keep"):
-        for row in pq.read_table(f, columns=[S.ID, S.PROMPT, S.IMAGE]).to_pylist():
-            if row[S.ID] in seen:
-                continue
-            image = Image.open(io.BytesIO(row[S.IMAGE]["bytes"])).convert("RGB").resize((48, 48), Image.BICUBIC)
-            seen[row[S.ID]] = {**matches(image, row[S.PROMPT]), "fault": truth[row[S.ID]]["fault"] or "clean"}
+    for row in open_shards(folder, task="t2i", decision="keep", columns=[S.ID, S.PROMPT, S.IMAGE]).to_pylist():
+        if row[S.ID] in seen:
+            continue
+        image = Image.open(io.BytesIO(row[S.IMAGE]["bytes"])).convert("RGB").resize((48, 48), Image.BICUBIC)
+        seen[row[S.ID]] = {**matches(image, row[S.PROMPT]), "fault": truth[row[S.ID]]["fault"] or "clean"}
     if not seen:
         return {}
     rows = list(seen.values())
@@ -309,13 +307,11 @@ def read_back_arm(folder: Path, truth: dict) -> dict:
 
 def shard_ids(folder: Path) -> list[str]:
     """The sample ids in an output folder's decision=keep shards (what the trainer reads)."""
-    import pyarrow.parquet as pq
-
     from curation import schema as S
-    from curation.shards import OutputLayout
+    from curation.shards import open_shards
 
-    return [i for f in OutputLayout(Path(folder)).shards(decision="keep")
-            for i in pq.read_table(f, columns=[S.ID]).column(S.ID).to_pylist()]
+    kept = open_shards(folder, decision="keep", columns=[S.ID])
+    return kept.column(S.ID).to_pylist() if S.ID in kept.column_names else []  # no shards: no column
 
 
 # ---------------------------------------------------------------------- evaluation
