@@ -19,6 +19,7 @@ Writers put them where the training entry points read them (`--vqa`, `--qa`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 from .sets import _edit, _pick, _rng
 from .writers import (IMAGE_STRUCT, UNDERSTANDING_SCHEMA, VQA_SCHEMA, _hf_features, _image_cell, _value, _write,
                       _write_image_table)
-from .describe import description_rows
+from .describe import change_rows, description_rows
 from .faults import T2I_FAULTS, artifact, attribute_fault, broken_object, nearly_unchanged
 from .prompts import EDIT_KINDS, caption, make_edit, possible_kinds
 from .scene import random_scene, render
@@ -122,11 +123,28 @@ def write_yesno(out_dir: str | Path, n: int, seed: int, size: int = 64, split: s
                               Path(out_dir) / f"{split}-00000-of-00001.parquet")
 
 
-def write_descriptions(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+def write_descriptions(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train",
+                       order: str = "position") -> list[Path]:
     """`{split}-00000-of-00001.parquet` in the world understanding layout: describe question and
-    dense description (see `synthetic.describe`)."""
+    dense description (see `synthetic.describe`; `order` of the objects: position or random)."""
     path = Path(out_dir) / f"{split}-00000-of-00001.parquet"
-    return _write_image_table(description_rows(n, seed, size), UNDERSTANDING_SCHEMA, path)
+    return _write_image_table(description_rows(n, seed, size, order=order), UNDERSTANDING_SCHEMA, path)
+
+
+CHANGE_SCHEMA = pa.schema(
+    [("source_image", IMAGE_STRUCT), ("image", IMAGE_STRUCT)] + [(k, pa.string()) for k in ("question", "answer", "kind", "scene")],
+    metadata=_hf_features({"source_image": {"_type": "Image"}, "image": {"_type": "Image"},
+                           **{k: _value("string") for k in ("question", "answer", "kind", "scene")}}),
+)
+"""The understanding layout with a second image: `source_image` (first) and `image` (second)."""
+
+
+def write_changes(out_dir: str | Path, n: int, seed: int, size: int = 64, split: str = "train") -> list[Path]:
+    """`{split}-00000-of-00001.parquet` in `CHANGE_SCHEMA`: image pairs, the change question and the
+    instruction of the change (see `synthetic.describe.change_rows`)."""
+    rows = [dict(r, source_image=_image_cell(r["source_image"]), image=_image_cell(r["image"]),
+                 scene=json.dumps(r["scene"], sort_keys=True)) for r in change_rows(n, seed, size)]
+    return [_write(pa.Table.from_pylist(rows, schema=CHANGE_SCHEMA), Path(out_dir) / f"{split}-00000-of-00001.parquet")]
 
 
 def contrast_rows(n: int, seed: int, size: int = 64) -> list[dict[str, Any]]:

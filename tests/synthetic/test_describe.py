@@ -1,6 +1,7 @@
 """World descriptions (the base VLM's targets) and the judges' yes/no rows say what the pictures show."""
 
 import numpy as np
+import pytest
 
 from synthetic.describe import DESCRIBE_QUESTION, describe, description_rows, parse_description
 from synthetic.judge_rows import ALIGNMENT_SHARES, yesno_rows
@@ -59,3 +60,41 @@ def test_yesno_rows_say_no_exactly_when_the_picture_does_not_show_the_caption():
             assert r["fault"] is not None and shown is not True
     only = yesno_rows(40, 5, shares=ALIGNMENT_SHARES)
     assert {r["fault"] for r in only} <= {None, "wrong_colour", "wrong_shape", "wrong_count", "wrong_position"}
+
+
+def test_random_order_descriptions_list_the_same_objects_in_every_order():
+    from synthetic.describe import description_rows, parse_description
+
+    by_position = description_rows(60, seed=11)
+    shuffled = description_rows(60, seed=11, order="random")
+    orders = set()
+    for a, b in zip(by_position, shuffled):
+        assert np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))  # the same pictures
+        assert parse_description(a["answer"]) == parse_description(b["answer"])  # the same facts
+        if len(Scene.from_dict(a["scene"]).objects) > 1:
+            orders.add(a["answer"] == b["answer"])
+    assert orders == {True, False}  # sometimes the position order, often another
+    with pytest.raises(ValueError, match="order"):
+        description_rows(1, seed=0, order="alphabetical")
+
+
+def test_change_rows_answer_with_the_instruction_of_the_change_they_show():
+    from synthetic.describe import CHANGE_QUESTION, NO_CHANGE, OTHER_SCENE, change_rows
+    from synthetic.prompts import EDIT_KINDS
+
+    rows = change_rows(200, seed=5)
+    kinds = {r["kind"] for r in rows}
+    assert set(EDIT_KINDS) | {"unchanged", "nearly_unchanged", "other_scene"} <= kinds
+    for r in rows:
+        assert r["question"] == CHANGE_QUESTION and r["answer"].endswith(".")
+        answer, quality = r["answer"][:-1].split(". quality: ")
+        same = np.array_equal(np.asarray(r["source_image"]), np.asarray(r["image"]))
+        if r["kind"] == "unchanged":
+            assert answer == NO_CHANGE and same and quality == "clean"
+        elif r["kind"] == "nearly_unchanged":
+            assert answer == NO_CHANGE and not same
+        elif r["kind"] == "other_scene":
+            assert answer == OTHER_SCENE
+        else:
+            assert answer.split()[0] in ("make", "change", "add", "remove", "delete", "move") and not same
+    assert {r["answer"].rsplit(": ", 1)[1] for r in rows} == {"clean.", "noisy.", "blocky.", "blurred."}
