@@ -62,21 +62,27 @@ class BaseVLMArgs(LaunchArgs):
     """Also evaluate the untouched starting model."""
 
 
+def qa_images(row: dict) -> list:
+    """The row's pictures in turn order: the first of a pair (`source_image`), then `image`."""
+    return ([row["source_image"]] if row.get("source_image") is not None else []) + [row["image"]]
+
+
 def sft_rows(qa: list[dict], max_pixels) -> list[dict]:
-    rows = [image_question_row(prepare_images([r["image"]], max_pixels)[0], r["question"], r["answer"]) for r in qa]
+    rows = [image_question_row(prepare_images(qa_images(r), max_pixels), r["question"], r["answer"]) for r in qa]
     random.Random(0).shuffle(rows)
     return rows
 
 
 def evaluate_answers(model, processor, rows: list[dict], max_pixels, max_new_tokens: int) -> dict:
     """Greedy answers to held-out rows: exact-match rate and clause accuracy (see `_clauses`)."""
-    by_q: dict[str, list[dict]] = {}
+    by_q: dict[tuple[str, int], list[dict]] = {}
     for r in rows:
-        by_q.setdefault(r["question"], []).append(r)
+        by_q.setdefault((r["question"], len(qa_images(r))), []).append(r)
     exact = clauses = clauses_ok = 0
-    for question, rs in by_q.items():
-        got = Describer(model, processor, question, max_new_tokens).describe(
-            [prepare_images([r["image"]], max_pixels)[0] for r in rs])
+    for (question, n_images), rs in by_q.items():
+        imgs = [prepare_images(qa_images(r), max_pixels) for r in rs]
+        got = Describer(model, processor, question, max_new_tokens, n_images=n_images).describe(
+            imgs if n_images > 1 else [i[0] for i in imgs])
         for r, g in zip(rs, got):
             exact += g == r["answer"]
             want, have = _clauses(r["answer"]), _clauses(g)

@@ -12,14 +12,17 @@ from __future__ import annotations
 DEFAULT_MAX_NEW_TOKENS = 96
 
 
-def describe_turn(question: str) -> list[dict]:
-    """One user turn: the image, then the question (the base VLM's and VQAScore's turn, no system message)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+def describe_turn(question: str, n_images: int = 1) -> list[dict]:
+    """One user turn: the image(s), then the question (the base VLM's and VQAScore's turn, no system
+    message); two images for a question about a pair (the change question: first, then second)."""
+    return [{"role": "user", "content": [{"type": "image"}] * n_images + [{"type": "text", "text": question}]}]
 
 
 def image_question_row(image, question: str, answer: str) -> dict:
-    """One prompt/completion SFT row: `describe_turn(question)` about `image`, answered with `answer`."""
-    return {"images": [image], "prompt": describe_turn(question),
+    """One prompt/completion SFT row: `describe_turn(question)` about `image` (or a list of images,
+    in order), answered with `answer`."""
+    images = list(image) if isinstance(image, (list, tuple)) else [image]
+    return {"images": images, "prompt": describe_turn(question, len(images)),
             "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}]}
 
 
@@ -31,16 +34,19 @@ class Describer:
     """
 
     def __init__(self, model, processor, question: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                 batch_size: int = 32):
+                 batch_size: int = 32, n_images: int = 1):
         self.model = model
         self.processor = processor
         self.question = question
         self.max_new_tokens = int(max_new_tokens)
         self.batch_size = max(1, int(batch_size))
-        self.text = processor.apply_chat_template(describe_turn(question), add_generation_prompt=True, tokenize=False)
+        self.n_images = int(n_images)
+        self.text = processor.apply_chat_template(describe_turn(question, self.n_images), add_generation_prompt=True,
+                                                  tokenize=False)
 
     def describe(self, images: list) -> list[str]:
-        """One description per image (images already RGB and within the pixel budget)."""
+        """One description per image (images already RGB and within the pixel budget); with
+        `n_images` > 1 each item is a list of that many images."""
         out: list[str] = []
         for i in range(0, len(images), self.batch_size):
             out += self._batch(images[i : i + self.batch_size])
@@ -52,7 +58,8 @@ class Describer:
         if not images:
             return []
         tok = self.processor.tokenizer
-        enc = self.processor(text=[self.text] * len(images), images=[[im] for im in images], return_tensors="pt",
+        groups = [list(im) if self.n_images > 1 else [im] for im in images]
+        enc = self.processor(text=[self.text] * len(images), images=groups, return_tensors="pt",
                              padding=True, add_special_tokens=False).to(self.model.device)
         if "pixel_values" in enc:
             enc["pixel_values"] = enc["pixel_values"].to(next(self.model.parameters()).dtype)

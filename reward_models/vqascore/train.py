@@ -124,9 +124,19 @@ def read_yesno(paths: list[str], split: str = "train", limit: int | None = None,
 
 def read_qa(paths: list[str], split: str = "train", limit: int | None = None,
             skips: SkipLog | None = None) -> list[dict]:
+    """Question/answer rows; a row with a `source_image` (the change question's first picture) keeps it."""
     skips = skips if skips is not None else SkipLog()
-    return [{"image": r["image"], "question": r["question"], "answer": str(r["answer"])}
-            for r in _read(paths, QA_COLUMNS, "qa", split, limit, skips)]
+    out = []
+    for r in _read(paths, QA_COLUMNS, "qa", split, limit, skips):
+        row = {"image": r["image"], "question": r["question"], "answer": str(r["answer"])}
+        if r.get("source_image") is not None:
+            try:
+                row["source_image"] = decode_image_cell(r["source_image"])
+            except UndecodableImage:
+                skips.skip("qa", "undecodable_image")
+                continue
+        out.append(row)
+    return out
 
 
 
