@@ -104,7 +104,8 @@ JUDGES: tuple[Judge, ...] = (
     Judge(
         stage="img_reward", title="ImgReward", tasks=("t2i",), scorer="img_reward", text_column=PROMPT_SCORED,
         role="reward", threshold="reward",
-        sub_score_modes={"alignment": "instruction_alignment", "fidelity": "visual_artifacts"},
+        sub_score_modes={"alignment": "instruction_alignment", "fidelity": "visual_artifacts",
+                         "integrity": "semantic_inconsistency"},
         residual_modes={"t2i": "semantic_inconsistency"},
         model_help="ImgReward checkpoint (folder or hub id)",
     ),

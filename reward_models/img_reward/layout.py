@@ -8,6 +8,7 @@ IMG_ASPECTS = {
     "overall": "Rate the image overall as a result for this caption.",
     "alignment": "Rate how well the image matches the caption: objects, colours, shapes and counts.",
     "fidelity": "Rate the visual fidelity of the image: sharp, clean, free of blur, noise and artifacts.",
+    "integrity": "Rate how intact the objects are: none sliced apart, patched in two colours or doubled by a ghost.",
 }
 
 

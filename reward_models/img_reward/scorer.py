@@ -1,8 +1,9 @@
 """ImgRewardScorer: the scoring job's (prompt, image) judge.
 
-score = the `overall` readout in [0, 1]; sub_scores = {"alignment", "fidelity"} in [0, 1]
-(alignment: matches the prompt; fidelity: free of visual artifacts). Deterministic, batched,
-one forward pass per row (see reward_models/judging/readout.py).
+score = the `overall` readout in [0, 1]; sub_scores = {"alignment", "fidelity", "integrity"} in
+[0, 1] (alignment: matches the prompt; fidelity: free of visual artifacts; integrity: no broken
+object, read by the likelihood readout only). Deterministic, batched, one forward pass per row
+(see reward_models/judging/likelihood.py and readout.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from reward_models.img_reward.layout import default_img_layout
 from reward_models.interface import ScoreBatch, ScoreOutput
 from reward_models.judging.scorer_base import JudgeScorer
 
-SUB_SCORES = ("alignment", "fidelity")
+SUB_SCORES = ("alignment", "fidelity", "integrity")
 
 
 class ImgRewardScorer(JudgeScorer):

@@ -69,6 +69,10 @@ class JudgeLayout:
     """Text put before each image's description in the rationale (one per image; empty: none)."""
     describe_max_new_tokens: int = 96
     """Longest description generated per image."""
+    likelihood: dict = field(default_factory=dict)
+    """The likelihood readout (`likelihood.LikelihoodSpec` as JSON; empty: none): when set, the
+    scorer reads the caption or instruction's likelihood under the judge's describer by default,
+    and the answer-token readouts above stay available (`readout_mode`)."""
     extra: dict = field(default_factory=dict)
     """Free-form notes (e.g. training recipe) kept with the layout."""
 
@@ -162,6 +166,13 @@ class JudgeLayout:
             raise ValueError("answer_values must lie in [0, 1]")
         if self.score_aspect not in self.aspects:
             raise ValueError(f"score_aspect {self.score_aspect!r} is not one of {list(self.aspects)}")
+        if self.likelihood:
+            from reward_models.judging.likelihood import LikelihoodSpec
+
+            spec = LikelihoodSpec.from_json(self.likelihood)
+            spec.validate()
+            if self.score_aspect not in spec.aspects:
+                raise ValueError(f"score_aspect {self.score_aspect!r} is not a likelihood aspect {list(spec.aspects)}")
         seen_question = False
         for block in self.user_blocks:
             if block == IMAGE_SLOT and seen_question:

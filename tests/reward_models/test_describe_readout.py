@@ -133,7 +133,13 @@ def test_the_shipped_judge_reads_as_the_reference_procedure_on_world_images():
 
     rows = [r for r in candidates(12, 4242) if r["task"] == "t2i" and json.loads(r["meta"]).get("fault") != "broken_file"][:3]
     images = [Image.open(io.BytesIO(r["image"])).convert("RGB") for r in rows]
-    scorer = ImgRewardScorer(spec=LoadSpec(str(folder), device="cpu", dtype="float32"), calibrate=False)
+    from reward_models.judging.layout import load_layout
+
+    # The shipped judge is read by likelihood; its describer and answer tokens are read here the
+    # describe-then-answer way (the option `readout_mode="answer"` keeps), as the job would read them.
+    layout = with_describe(load_layout(folder, default_img_layout(), "img_reward"), QUESTION)
+    scorer = ImgRewardScorer(spec=LoadSpec(str(folder), device="cpu", dtype="float32"), calibrate=False,
+                             layout=layout, readout_mode="answer")
     assert scorer.readout.describe
     got = scorer.read_rows([([im], r["prompt"]) for im, r in zip(images, rows)])
     model, proc, layout = scorer.loaded.model, scorer.loaded.processor, scorer.layout

@@ -23,7 +23,7 @@ def test_img_scorer_contract(tiny_img_judge):
     imgs = _imgs(4)
     batch = ScoreBatch(prompts=[f"a red circle {i}" for i in range(len(imgs))], images=imgs)
     out = scorer.score(batch)
-    assert out.score.shape == (5,) and set(out.sub_scores) == {"alignment", "fidelity"}
+    assert out.score.shape == (5,) and set(out.sub_scores) == {"alignment", "fidelity", "integrity"}
     assert out.model_id == str(tiny_img_judge) and out.model_revision.startswith("local-")
     assert "img_reward/v1" in out.info["readout"]
     # Batched (chunks of 2) equals one at a time, and repeated calls are identical.
