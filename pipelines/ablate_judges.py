@@ -27,9 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=d.measure_rows, help="candidates")
     p.add_argument("--out", type=Path, default=d.out, help="the recipe's judge folder")
     p.add_argument("--work", type=Path, default=d.work, help="the recipe's scratch folder")
+    p.add_argument("--judges", nargs="*", default=[], metavar="LABEL=FOLDER",
+                   help="more judge folders to measure beside the variants (each holding img_reward, edit_reward, vqascore)")
     args = p.parse_args(argv)
+    extra = {}
+    for item in args.judges:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            p.error(f"--judges takes LABEL=FOLDER, not {item!r}")
+        extra[label] = Path(folder)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    out = ablate(Recipe(out=args.out, work=args.work), args.seed, args.n)
+    out = ablate(Recipe(out=args.out, work=args.work), args.seed, args.n, extra)
     print(out["table"])
     return 0
 

@@ -3,12 +3,18 @@
 Variants (each scored by the job on the same candidates, without calibration maps: the recipe's
 own measurement gives the shipped judges before and after calibration):
 
-- `shipped`: describe-then-answer judges from the base VLM (the recipe's output);
-- `read_directly`: the same checkpoints read without their descriptions (the direct readout:
-  an empty `<think>`), no retraining;
-- `direct_from_base`: ImgReward and EditReward trained from the base VLM with the direct layout
-  (same data and steps), VQAScore as shipped;
-- `direct_from_scratch`: every judge trained from the random starting model (no base VLM), direct.
+- `shipped`: the recipe's judges as they are read by default;
+- `from_scratch` (likelihood recipe): ImgReward and EditReward are the random starting model read
+  by likelihood (what the base VLM's describing adds), VQAScore as shipped;
+- `read_directly` (answer recipe): the same checkpoints read without their descriptions (the
+  direct readout: an empty `<think>`), no retraining;
+- `direct_from_base` (answer recipe): ImgReward and EditReward trained from the base VLM with the
+  direct layout (same data and steps), VQAScore as shipped;
+- `direct_from_scratch` (answer recipe): every judge trained from the random starting model (no
+  base VLM), direct;
+- any other judge folders given by label (`extra`), e.g. an earlier recipe's judges, read as their
+  layouts say (describe-then-answer, direct, likelihood) and with the answer readout
+  (`<label> (answer tokens)`) when their layout has a likelihood readout.
 
 `python pipelines/ablate_judges.py` writes `work/ablation/ablation.json` and a Markdown table.
 """
@@ -26,11 +32,15 @@ from recipes.shipped_judges import JUDGES, Recipe, Stages, score_world, train_st
 
 logger = logging.getLogger(__name__)
 
-VARIANTS = ("shipped", "read_directly", "direct_from_base", "direct_from_scratch")
+ANSWER_VARIANTS = ("shipped", "read_directly", "direct_from_base", "direct_from_scratch")
+"""Variants of the answer-readout recipe (`Recipe.reward_readout == "answer"`)."""
+LIKELIHOOD_VARIANTS = ("shipped", "from_scratch")
+"""Variants of the likelihood recipe."""
 
 
-def _copy_judges(src: Path, dst: Path, direct: bool = False) -> Path:
-    """The three judges of `src` under `dst`, without calibration maps (and read directly if asked)."""
+def _copy_judges(src: Path, dst: Path, direct: bool = False, answer: bool = False) -> Path:
+    """The three judges of `src` under `dst`, without calibration maps (read directly, or by their
+    answer tokens instead of their likelihood readout, if asked)."""
     from reward_models.calibration import CALIBRATION_FILE
     from reward_models.judging.layout import LAYOUT_FILE
 
@@ -39,11 +49,29 @@ def _copy_judges(src: Path, dst: Path, direct: bool = False) -> Path:
     for name in JUDGES:
         shutil.copytree(src / name, dst / name, ignore=shutil.ignore_patterns(CALIBRATION_FILE, "README.md"))
         layout = dst / name / LAYOUT_FILE
-        if direct and layout.exists():
+        if (direct or answer) and layout.exists():
             data = json.loads(layout.read_text())
-            data["describe_question"] = ""
+            if direct:
+                data["describe_question"] = ""
+            data["likelihood"] = {}
             layout.write_text(json.dumps(data, indent=2))
     return dst
+
+
+def likelihood_variants(r: Recipe, root: Path) -> dict[str, Path]:
+    """The likelihood recipe's variants: no training, each a copy of judge folders."""
+    from recipes.shipped_judges import likelihood_judge
+
+    folders = {"shipped": _copy_judges(r.out, root / "shipped" / "judges")}
+    scratch = root / "from_scratch" / "judges"
+    _copy_judges(r.out, scratch)
+    scratch_stages = Stages(r)
+    scratch_stages.dir = root / "from_scratch" / "done"
+    for judge in ("img_reward", "edit_reward"):
+        (scratch_stages.dir / f"{judge}.json").unlink(missing_ok=True)
+        likelihood_judge(r, scratch_stages, judge, r.work / "init", scratch / judge)
+    folders["from_scratch"] = scratch
+    return folders
 
 
 def train_variants(r: Recipe, stages: Stages, root: Path) -> dict[str, Path]:
@@ -118,7 +146,7 @@ def table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def ablate(r: Recipe, seed: int | None = None, rows: int | None = None) -> dict:
+def ablate(r: Recipe, seed: int | None = None, rows: int | None = None, extra: dict[str, Path] | None = None) -> dict:
     seed = r.measure_seed if seed is None else seed
     rows = r.measure_rows if rows is None else rows
     stages = Stages(r)
@@ -126,8 +154,17 @@ def ablate(r: Recipe, seed: int | None = None, rows: int | None = None) -> dict:
         raise RuntimeError("run the recipe first (python pipelines/train_shipped_judges.py)")
     root = r.work / "ablation"
     t0 = time.time()
-    folders = train_variants(r, stages, root)
-    results = {v: measure_variant(root, v, folders[v], seed, rows) for v in VARIANTS}
+    if r.reward_readout == "likelihood":
+        folders = likelihood_variants(r, root)
+    else:
+        folders = train_variants(r, stages, root)
+    for label, src in (extra or {}).items():
+        folders[label] = _copy_judges(Path(src), root / label / "judges")
+        if any(json.loads(p.read_text()).get("likelihood") for p in Path(src).glob("*/reward_model.json")):
+            folders[f"{label} (answer tokens)"] = _copy_judges(Path(src), root / f"{label}-answer" / "judges",
+                                                               answer=True)
+    results = {v: measure_variant(root, v.replace(" (answer tokens)", "-answer"), f, seed, rows)
+               for v, f in folders.items()}
     labelled = {f"{v} (no calibration)": m for v, m in results.items()}
     if seed == r.measure_seed and rows == r.measure_rows:  # the shipped judges as shipped (calibrated)
         labelled["shipped (calibrated, as shipped)"] = stages.done("measure")["after"]

@@ -64,7 +64,7 @@ class Recipe:
     """World image size (the demo's)."""
     seeds: dict = field(default_factory=lambda: {
         "weights": 0, "train": 0, "describe": 201, "yesno": 202, "pickapic": 203, "imagerewarddb": 204,
-        "humanedit": 205, "perception": 206, "alignment": 207, "contrast": 208, "superedit": 209})
+        "humanedit": 205, "perception": 206, "alignment": 207, "contrast": 208, "superedit": 209, "changes": 210})
     """Seeds of the starting weights, the trainers, and each world training set (`perception`: the
     held-out scenes of the base VLM's description check)."""
     calibration_seed: int = 301
@@ -86,7 +86,17 @@ class Recipe:
     """What the base VLM learns to answer, and the judges ask before judging."""
     n_describe: int = 24000
     """Description rows for the base VLM (half clean renders, half degraded or broken)."""
-    base_steps: int = 5000
+    describe_order: str = "random"
+    """Order of the objects in the base VLM's descriptions: `random` (any order a caption may use, so
+    the describer gives every caption of a picture its likelihood) or `position`."""
+    n_changes: int = 16000
+    """Image-pair rows for the base VLM: the change question answered with the edit's instruction
+    (`synthetic.describe.change_rows`), what EditReward's likelihood readout reads."""
+    reward_readout: str = "likelihood"
+    """How ImgReward and EditReward are made and read: `likelihood` (the base VLM read by the
+    likelihood of the caption or instruction, `reward_models/judging/likelihood.py`; no further
+    training) or `answer` (trained by their entry points, TRL GRPO / SFT, read from answer tokens)."""
+    base_steps: int = 10000
     """Base VLM optimiser steps."""
     base_lr: float = 1e-3
     n_yesno: int = 20000
@@ -123,7 +133,7 @@ class Recipe:
 
     def scaled(self, f: float) -> "Recipe":
         """The same recipe with every data size and step count multiplied by `f` (smoke runs)."""
-        names = ("n_describe", "n_yesno", "n_replay", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit",
+        names = ("n_describe", "n_changes", "n_yesno", "n_replay", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit",
                  "n_contrast", "n_superedit",
                  "calibration_rows", "measure_rows", "base_steps")
         return replace(self, **{n: max(16, int(getattr(self, n) * f)) for n in names},
@@ -151,15 +161,16 @@ class Recipe:
 
 
 STAGE_FIELDS = {
-    "data": ("size", "seeds", "n_describe", "n_yesno", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit", "tiny",
+    "data": ("size", "seeds", "n_describe", "describe_order", "n_changes", "n_yesno", "n_pickapic", "n_alignment", "n_imagerewarddb", "n_humanedit", "tiny",
              "describe_question", "n_contrast", "n_superedit"),
     # The base VLM reads only the description rows and the starting model: it depends on their
     # settings, not on every dataset's (adding a judge's data does not retrain the base).
-    "base_vlm": ("base_steps", "base_lr", "batch_size", "size", "n_describe", "tiny", "describe_question",
-                 "seeds.describe", "seeds.weights"),
+    "base_vlm": ("base_steps", "base_lr", "batch_size", "size", "n_describe", "describe_order", "n_changes", "tiny",
+                 "describe_question", "seeds.describe", "seeds.changes", "seeds.weights"),
     "vqascore": ("n_replay", "vqa_epochs", "vqa_lr", "batch_size"),
-    "img_reward": ("img_warmup_epochs", "img_warmup_lr", "img_grpo_steps", "img_grpo_lr", "batch_size"),
-    "edit_reward": ("edit_epochs", "edit_lr", "edit_negatives", "batch_size"),
+    "img_reward": ("reward_readout", "img_warmup_epochs", "img_warmup_lr", "img_grpo_steps", "img_grpo_lr",
+                   "batch_size"),
+    "edit_reward": ("reward_readout", "edit_epochs", "edit_lr", "edit_negatives", "batch_size"),
     "perception": (),
     "calibrate": ("calibration_seed", "calibration_rows"),
     "measure": ("measure_seed", "measure_rows"),
@@ -177,12 +188,14 @@ STAGE_AFTER = {"vqascore": ("base_vlm", "data"), "img_reward": ("base_vlm", "dat
 def write_world_data(r: Recipe) -> dict[str, Path]:
     """Every training file, in the layouts the entry points read; returns name -> folder."""
     import synthetic
-    from synthetic.judge_rows import ALIGNMENT_SHARES, write_contrast, write_descriptions, write_superedit, write_yesno
+    from synthetic.judge_rows import (ALIGNMENT_SHARES, write_changes, write_contrast, write_descriptions,
+                                      write_superedit, write_yesno)
 
     data = r.work / "data"
     s = r.seeds
     writers = {
-        "describe": lambda p: write_descriptions(p, r.n_describe, s["describe"], r.size),
+        "describe": lambda p: write_descriptions(p, r.n_describe, s["describe"], r.size, order=r.describe_order),
+        "changes": lambda p: write_changes(p, r.n_changes, s["changes"], r.size),
         "yesno": lambda p: write_yesno(p, r.n_yesno, s["yesno"], r.size),
         "pickapic": lambda p: synthetic.write_pickapic(p, r.n_pickapic, s["pickapic"], r.size),
         "imagerewarddb": lambda p: synthetic.write_imagerewarddb(p, r.n_imagerewarddb, s["imagerewarddb"], r.size),
@@ -208,10 +221,11 @@ def tokenizer_corpus(r: Recipe, seed: int = 999) -> list[str]:
     from reward_models.img_reward.layout import default_img_layout
     from reward_models.img_reward.layout import layout_corpus as img_corpus
     from reward_models.vqascore.config import DEFAULT_TEMPLATE
-    from synthetic.describe import description_rows
+    from synthetic.describe import CHANGE_QUESTION, change_rows, description_rows
 
     texts = [DEFAULT_TEMPLATE.format(x["text"]) for x in synthetic.vqa_rows(300, seed)]
     texts += [d["answer"] for d in description_rows(400, seed, r.size)] + [r.describe_question] * 20
+    texts += [d["answer"] for d in change_rows(300, seed, r.size)] + [CHANGE_QUESTION] * 20
     texts += [t.instruction for t in synthetic.edit_triplets(300, seed)]
     edit = default_edit_layout()
     return texts + img_corpus(default_img_layout()) + edit_corpus(edit) + list(edit.describe_labels) * 20
@@ -243,7 +257,8 @@ def _common(r: Recipe) -> list[str]:
 
 
 def base_vlm_argv(r: Recipe, start: Path, data: dict[str, Path], out: Path) -> list[str]:
-    return ["--model_name_or_path", str(start), "--qa", str(data["describe"]), "--output_dir", str(out),
+    return ["--model_name_or_path", str(start), "--qa", str(data["describe"]), str(data["changes"]),
+            "--output_dir", str(out),
             "--max_steps", str(r.base_steps), "--learning_rate", str(r.base_lr), "--eval_fraction", "0.02",
             "--max_eval_rows", "200", *_common(r)]
 
@@ -341,6 +356,71 @@ def train_stage(r: Recipe, stages: Stages, name: str, start: Path, data: dict[st
     return stages.mark(name, wall_seconds=round(time.time() - t, 1), summary=summary)
 
 
+# -- likelihood judges ---------------------------------------------------------------------------------
+
+
+def likelihood_specs() -> dict[str, dict]:
+    """ImgReward's and EditReward's likelihood readouts in the world's words (the base VLM's
+    describe and change questions, quality words, broken-object adjectives, the other-scene answer)."""
+    from reward_models.judging.likelihood import LikelihoodSpec
+    from synthetic.describe import BROKEN_WORDS, CHANGE_QUESTION, DESCRIBE_QUESTION, OTHER_SCENE, QUALITY_WORDS
+
+    quality = [QUALITY_WORDS[None]] + [w for k, w in QUALITY_WORDS.items() if k is not None]
+    specs = {
+        "img_reward": LikelihoodSpec(DESCRIBE_QUESTION, 1, quality_words=quality,
+                                     flaw_words=list(BROKEN_WORDS.values()),
+                                     aspects={"overall": "product", "alignment": "text", "fidelity": "quality",
+                                              "integrity": "flaws"}),
+        "edit_reward": LikelihoodSpec(CHANGE_QUESTION, 2, quality_words=quality,
+                                      aspects={"overall": "product", "compliance": "text",
+                                               "consistency": f"refusal:{OTHER_SCENE.split()[0]}", "quality": "quality"}),
+    }
+    return {k: v.to_json() for k, v in specs.items()}
+
+
+LIKELIHOOD_CARD = {
+    "img_reward": ("ImgReward (likelihood readout)",
+                   "A (prompt, image) judge: the base VLM reads the caption as its own description of the image "
+                   "(the answer to \"{q}\"), and each token's probability says whether the picture supports it."),
+    "edit_reward": ("EditReward (likelihood readout)",
+                    "A (source, instruction, edited) judge: the base VLM reads the instruction as its own account of "
+                    "the change between the two images (the answer to \"{q}\")."),
+}
+
+
+def likelihood_judge(r: Recipe, stages: Stages, name: str, base: Path, out: Path) -> dict:
+    """A likelihood judge folder: the base VLM's weights with the judge's layout and likelihood readout
+    (no further training: the describer is the judge). Its card explains the readout."""
+    from reward_models.edit_reward.layout import default_edit_layout
+    from reward_models.img_reward.layout import default_img_layout
+    from reward_models.judging.layout import save_layout
+    from reward_models.judging.likelihood import LikelihoodSpec
+
+    done = stages.done(name)
+    if done:
+        return done
+    t = time.time()
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(base, out, ignore=shutil.ignore_patterns("base_vlm.json", "README.md", "calibration.json"))
+    spec = likelihood_specs()[name]
+    layout = {"img_reward": default_img_layout, "edit_reward": default_edit_layout}[name]()
+    layout = replace(layout, likelihood=spec)
+    save_layout(out, layout, training={"base_model": "base_vlm (copied)", "readout": "likelihood"})
+    title, text = LIKELIHOOD_CARD[name]
+    sp = LikelihoodSpec.from_json(spec)
+    lines = [f"# {title}", "", text.format(q=sp.question), "",
+             "## Readout (`reward_models/judging/likelihood.py`)", "",
+             "The caption (or instruction) and `" + sp.suffix + "` are teacher-forced as the answer; per aspect:", ""]
+    lines += [f"- `{a}`: {how}" for a, how in sp.aspects.items()]
+    lines += ["", f"Quality words {sp.quality_words} (first = good); flaw words {sp.flaw_words}.",
+              "Calibrated per aspect by `calibration.json` (isotonic, fitted on the calibration seed's job shards).",
+              "The answer-token layout in `reward_model.json` is kept (`readout_mode='answer'`) but these weights were "
+              "never trained on it.", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    return stages.mark(name, wall_seconds=round(time.time() - t, 1), summary={"readout": "likelihood", "spec": spec})
+
+
 # -- perception of the base VLM -----------------------------------------------------------------------
 
 
@@ -386,6 +466,7 @@ CALIBRATION_LABELS = {
     ("img_reward", "overall"): ("score", None),
     ("img_reward", "alignment"): ("alignment", "instruction_alignment"),
     ("img_reward", "fidelity"): ("fidelity", "visual_artifacts"),
+    ("img_reward", "integrity"): ("integrity", "semantic_inconsistency"),
     ("edit_reward", "overall"): ("score", None),
     ("edit_reward", "compliance"): ("compliance", "edit_noncompliance"),
     ("edit_reward", "consistency"): ("consistency", "semantic_inconsistency"),
@@ -543,7 +624,8 @@ def per_fault_table(m: dict, prefix: str) -> list[str]:
 
 def card_section(name: str, r: Recipe, trained: dict, extra: dict, command: str) -> str:
     """The recipe's section of one artifact's card."""
-    sizes = {"base_vlm": {"description rows": r.n_describe, "steps": r.base_steps},
+    sizes = {"base_vlm": {"description rows": r.n_describe, "description order": r.describe_order,
+                          "change rows (image pairs)": r.n_changes, "steps": r.base_steps},
              "vqascore": {"yes/no rows": r.n_yesno, "contrast pictures (2 rows each)": r.n_contrast,
                           "description replay rows": r.n_replay, "epochs": r.vqa_epochs},
              "img_reward": {"pickapic pairs": r.n_pickapic, "imagerewarddb prompts": r.n_imagerewarddb,
@@ -553,6 +635,10 @@ def card_section(name: str, r: Recipe, trained: dict, extra: dict, command: str)
              "edit_reward": {"humanedit edits": r.n_humanedit, "superedit edits": r.n_superedit,
                              "negatives per edit": r.edit_negatives,
                              "epochs": r.edit_epochs}}[name]
+    if r.reward_readout == "likelihood" and name in ("img_reward", "edit_reward"):
+        sizes = {"weights": "the base VLM's (no further training)", "readout": "likelihood",
+                 "base VLM data": {"description rows": r.n_describe, "change rows": r.n_changes,
+                                   "steps": r.base_steps}}
     st = trained.get(name, {})
     summary = st.get("summary", {})
     steps = summary.get("steps") or summary.get("training", {}).get("steps")
@@ -562,8 +648,11 @@ def card_section(name: str, r: Recipe, trained: dict, extra: dict, command: str)
              f"sizes `{json.dumps(r.tiny)}`",
              f"- seeds: `{json.dumps(r.seed_table())}`",
              f"- data sizes: `{json.dumps(sizes)}`",
-             f"- optimiser steps: {steps if steps is not None else 'see Training'}; wall time of this stage "
-             f"{round(st.get('wall_seconds', 0) / 60, 1)} min on this machine's CPU (one thread)",
+             (f"- optimiser steps: none of its own (the base VLM's {r.base_steps}); building the folder took "
+              f"{st.get('wall_seconds', 0)} s" if "readout" in sizes else
+              f"- optimiser steps: {steps if steps is not None else 'see Training'}; wall time of this stage "
+              f"{round(st.get('wall_seconds', 0) / 60, 1)} min on this machine's CPU "
+              f"({'two threads' if name == 'base_vlm' and r.jobs > 1 else 'one thread'})"),
              f"- never trained, calibrated or measured on the demo's candidate seed {DEMO_SEED}", ""]
     if name == "base_vlm" and "perception" in extra:
         lines += [f"### Held-out description accuracy (seed {extra['perception']['seed']}, "
@@ -624,9 +713,13 @@ def train_shipped_judges(r: Recipe, command: str = "python pipelines/train_shipp
         return {"stopped_after": "base_vlm", "base_vlm": trained["base_vlm"]}
     with ThreadPoolExecutor(max_workers=max(1, r.jobs)) as pool:
         futures = {name: pool.submit(train_stage, r, stages, name, base, data, r.out / name) for name in
-                   ("img_reward", "edit_reward", "vqascore")}  # the longest first
+                   ("img_reward", "edit_reward", "vqascore")  # the longest first
+                   if not (r.reward_readout == "likelihood" and name in ("img_reward", "edit_reward"))}
         for name, fut in futures.items():
             trained[name] = fut.result()
+    if r.reward_readout == "likelihood":
+        for name in ("img_reward", "edit_reward"):
+            trained[name] = likelihood_judge(r, stages, name, base, r.out / name)
     extra = {"perception": stages.done("perception")}
     if not extra["perception"]:
         extra["perception"] = stages.mark("perception", **perception(

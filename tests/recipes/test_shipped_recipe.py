@@ -48,7 +48,9 @@ def _rows(n=600, seed=0):
                      "img_reward_score": float(np.clip(rng.normal(0.5 if clean else 0.3, 0.1), 0, 1)),
                      "img_reward_alignment": float(rng.uniform(0.0, 0.4) if mode == "instruction_alignment"
                                                    else rng.uniform(0.3, 1.0)),
-                     "img_reward_fidelity": float(rng.uniform(0, 1))})
+                     "img_reward_fidelity": float(rng.uniform(0, 1)),
+                     "img_reward_integrity": float(rng.uniform(0.0, 0.4) if mode == "semantic_inconsistency"
+                                                   else rng.uniform(0.3, 1.0))})
     return rows
 
 

@@ -31,7 +31,7 @@ def test_folders_are_small_safetensors_checkpoints_with_cards():
         assert json.loads((folder / "config.json").read_text())["model_type"] == "qwen2_5_vl"
     for name in ("img_reward", "edit_reward"):
         layout = json.loads((SHIPPED / name / "reward_model.json").read_text())
-        assert layout["describe_question"], "the shipped reward judges describe, then answer"
+        assert layout["likelihood"]["aspects"], "the shipped reward judges are read by their describer's likelihood"
         assert (SHIPPED / name / "calibration.json").exists()
         assert "Held-out world candidates through the scoring job" in (SHIPPED / name / "README.md").read_text()
 
@@ -93,4 +93,5 @@ def test_the_job_records_which_readout_scored_each_row(measured):
                           "FROM read_parquet(?, hive_partitioning=true, union_by_name=true) "
                           "WHERE decision != 'error' AND img_reward_readout IS NOT NULL",
                           [str(shard_glob(measured[1]))]).fetchall()
-    assert rows and all(r[0].endswith("/describe") and r[1] == "yes" for r in rows), rows
+    assert rows and all(r[0].endswith("/likelihood") and r[2].endswith("/likelihood") and r[1] == "yes"
+                        for r in rows), rows
