@@ -166,13 +166,10 @@ class JudgeLayout:
             raise ValueError("answer_values must lie in [0, 1]")
         if self.score_aspect not in self.aspects:
             raise ValueError(f"score_aspect {self.score_aspect!r} is not one of {list(self.aspects)}")
-        if self.likelihood:
-            from reward_models.judging.likelihood import LikelihoodSpec
-
-            spec = LikelihoodSpec.from_json(self.likelihood)
-            spec.validate()
-            if self.score_aspect not in spec.aspects:
-                raise ValueError(f"score_aspect {self.score_aspect!r} is not a likelihood aspect {list(spec.aspects)}")
+        # The spec itself is checked where it is read (`likelihood.LikelihoodReadout`).
+        if self.likelihood and self.score_aspect not in self.likelihood.get("aspects", {}):
+            raise ValueError(f"score_aspect {self.score_aspect!r} is not a likelihood aspect "
+                             f"{list(self.likelihood.get('aspects', {}))}")
         seen_question = False
         for block in self.user_blocks:
             if block == IMAGE_SLOT and seen_question:
