@@ -55,31 +55,28 @@ def measured(tmp_path_factory, ray_session):
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_shipped_judges_separate_clean_from_faulty_on_a_fresh_seed(measured):
-    """What the shipped judges do reach on a seed they never saw (the cards and the closing note give
-    the full figures): both tasks' VQAScore and both rewards rank clean rows above faulty ones above
-    chance, every edit non-compliance is tagged, and what the job keeps is mostly clean. (Measured on
-    this seed with the judges of the contrast-row recipe: AUC t2i reward 0.68, t2i VQAScore 0.73, edit
-    reward 0.73, edit VQAScore 0.89; the t2i reward fell from the previous recipe's, see its card.)"""
+    """What the shipped judges reach on a seed they never saw (the cards and the closing note give
+    the full figures on 400-row seeds: reward AUC t2i 0.97-0.98, edit 0.99-1.0; VQAScore 0.80-0.85,
+    short of the 0.9 target): both rewards rank clean rows far above faulty ones, VQAScore well above
+    chance, and the planted failure mode is among the tags of nearly every rejected faulty row."""
     m = measured[0]
     print(json.dumps({k: m[k] for k in ("keep_precision", "keep_recall", "kept", "clean", "planted_mode_tag_rate")}))
-    print(json.dumps(m["judge_separation"]))
+    print(json.dumps(m["judge_separation"]), json.dumps({k: v["tag_rate"] for k, v in m["per_mode"].items()}))
     assert m["truth_rows_missing_from_output"] == 0
     sep = m["judge_separation"]
-    assert sep["t2i"]["reward_score"]["auc"] >= 0.6 and sep["edit"]["reward_score"]["auc"] >= 0.6
+    assert sep["t2i"]["reward_score"]["auc"] >= 0.92 and sep["edit"]["reward_score"]["auc"] >= 0.95
     assert sep["t2i"]["vqa_score"]["auc"] >= 0.7 and sep["edit"]["vqa_score"]["auc"] >= 0.7
-    assert m["per_mode"]["edit_noncompliance"]["tag_rate"] >= 0.9
-    assert m["planted_mode_tag_rate"] >= 0.35
-    assert m["keep_precision"] is None or m["keep_precision"] >= 0.8
+    assert m["planted_mode_tag_rate"] >= 0.75
+    assert all(v["tag_rate"] >= 0.55 for v in m["per_mode"].values()), m["per_mode"]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(strict=True, reason="known gap (issue 16): calibrated at 0.9 the small judges keep almost no "
-                                       "clean row, because they cannot tell a wrong colour, shape or position "
-                                       "from a right one; strict, so this fails once they can")
 def test_shipped_judges_keep_most_clean_rows_at_the_default_thresholds(measured):
+    """At the unchanged defaults (reward 0.9, VQAScore 0.5) the job keeps most clean rows and little
+    else (400-row seeds: precision 96-97%, recall 88-89%; floors leave room for a 160-row sample)."""
     m = measured[0]
-    assert m["keep_recall"] >= 0.5 and m["keep_precision"] >= 0.8
+    assert m["keep_recall"] >= 0.7 and m["keep_precision"] >= 0.85
 
 
 @pytest.mark.slow
