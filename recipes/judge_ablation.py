@@ -13,8 +13,7 @@ own measurement gives the shipped judges before and after calibration):
 - `direct_from_scratch` (answer recipe): every judge trained from the random starting model (no
   base VLM), direct;
 - any other judge folders given by label (`extra`), e.g. an earlier recipe's judges, read as their
-  layouts say (describe-then-answer, direct, likelihood) and with the answer readout
-  (`<label> (answer tokens)`) when their layout has a likelihood readout.
+  layouts say (describe-then-answer, direct or likelihood).
 
 `python pipelines/ablate_judges.py` writes `work/ablation/ablation.json` and a Markdown table.
 """
@@ -38,9 +37,9 @@ LIKELIHOOD_VARIANTS = ("shipped", "from_scratch")
 """Variants of the likelihood recipe."""
 
 
-def _copy_judges(src: Path, dst: Path, direct: bool = False, answer: bool = False) -> Path:
-    """The three judges of `src` under `dst`, without calibration maps (read directly, or by their
-    answer tokens instead of their likelihood readout, if asked)."""
+def _copy_judges(src: Path, dst: Path, direct: bool = False) -> Path:
+    """The three judges of `src` under `dst`, without calibration maps (read directly if asked: an
+    empty `<think>`, answer tokens rather than a likelihood readout)."""
     from reward_models.calibration import CALIBRATION_FILE
     from reward_models.judging.layout import LAYOUT_FILE
 
@@ -49,10 +48,9 @@ def _copy_judges(src: Path, dst: Path, direct: bool = False, answer: bool = Fals
     for name in JUDGES:
         shutil.copytree(src / name, dst / name, ignore=shutil.ignore_patterns(CALIBRATION_FILE, "README.md"))
         layout = dst / name / LAYOUT_FILE
-        if (direct or answer) and layout.exists():
+        if direct and layout.exists():
             data = json.loads(layout.read_text())
-            if direct:
-                data["describe_question"] = ""
+            data["describe_question"] = ""
             data["likelihood"] = {}
             layout.write_text(json.dumps(data, indent=2))
     return dst
@@ -160,11 +158,7 @@ def ablate(r: Recipe, seed: int | None = None, rows: int | None = None, extra: d
         folders = train_variants(r, stages, root)
     for label, src in (extra or {}).items():
         folders[label] = _copy_judges(Path(src), root / label / "judges")
-        if any(json.loads(p.read_text()).get("likelihood") for p in Path(src).glob("*/reward_model.json")):
-            folders[f"{label} (answer tokens)"] = _copy_judges(Path(src), root / f"{label}-answer" / "judges",
-                                                               answer=True)
-    results = {v: measure_variant(root, v.replace(" (answer tokens)", "-answer"), f, seed, rows)
-               for v, f in folders.items()}
+    results = {v: measure_variant(root, v, f, seed, rows) for v, f in folders.items()}
     labelled = {f"{v} (no calibration)": m for v, m in results.items()}
     if seed == r.measure_seed and rows == r.measure_rows:  # the shipped judges as shipped (calibrated)
         labelled["shipped (calibrated, as shipped)"] = stages.done("measure")["after"]
