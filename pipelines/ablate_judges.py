@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Ablate the shipped judges through the real scoring job on one unseen seed: describe-then-answer vs
-the direct readout, from the base VLM vs from scratch, before vs after calibration.
+"""Ablate the shipped judges through the real scoring job on one unseen seed: their readout against
+other judge folders (e.g. an earlier recipe's describe-then-answer or direct judges, `--judges`), from
+the base VLM vs from scratch, all without calibration (the recipe's card gives before vs after).
 
-    python pipelines/ablate_judges.py [--seed 7 --n 400]     # after python pipelines/train_shipped_judges.py
+    python pipelines/ablate_judges.py [--seed 7 --n 400] [--judges LABEL=FOLDER ...]   # after the recipe
 
 Writes runs/shipped-judges/ablation/ablation.json and ablation.md (see recipes/judge_ablation.py).
 """
