@@ -31,12 +31,6 @@ from recipes.shipped_judges import JUDGES, Recipe, Stages, score_world, train_st
 
 logger = logging.getLogger(__name__)
 
-ANSWER_VARIANTS = ("shipped", "read_directly", "direct_from_base", "direct_from_scratch")
-"""Variants of the answer-readout recipe (`Recipe.reward_readout == "answer"`)."""
-LIKELIHOOD_VARIANTS = ("shipped", "from_scratch")
-"""Variants of the likelihood recipe."""
-
-
 def _copy_judges(src: Path, dst: Path, direct: bool = False) -> Path:
     """The three judges of `src` under `dst`, without calibration maps (read directly if asked: an
     empty `<think>`, answer tokens rather than a likelihood readout)."""

@@ -29,11 +29,12 @@ SPECS = {"t2i": LikelihoodSpec.from_json(likelihood_specs()["img_reward"]),
          "edit": LikelihoodSpec.from_json(likelihood_specs()["edit_reward"])}
 
 
-def auc(pos, neg):
-    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+def auc(pos, neg) -> float:
+    """The project's AUC (`reward_models.vqascore.train.auc`), NaN when a side is empty."""
+    from reward_models.vqascore.train import auc as project_auc
+
+    value = project_auc(np.asarray(pos, float), np.asarray(neg, float))
+    return float("nan") if value is None else value
 
 
 def main():

@@ -100,6 +100,8 @@ class LikelihoodReadout:
                                                     add_generation_prompt=True, tokenize=False)
         self.quality_ids = [_first_ids(self.tokenizer, w)[-1] for w in spec.quality_words]
         self.flaw_ids = sorted({i for w in spec.flaw_words for i in _first_ids(self.tokenizer, w)})
+        self.refusal_ids = {how: _first_ids(self.tokenizer, how.partition(":")[2])
+                            for how in spec.aspects.values() if how.startswith("refusal:")}
 
     def completion_ids(self, text: str) -> list[int]:
         """The text as an answer (trailing full stop dropped: the suffix supplies it), then the suffix."""
@@ -160,7 +162,6 @@ class LikelihoodReadout:
         import torch
 
         spec = self.spec
-        n_text = len(target)
         quality_lp, logp = logp[-1], logp[:-1]
         tok_lp = logp.gather(1, target[:, None])[:, 0]
         p_tok = tok_lp.exp()
@@ -168,14 +169,14 @@ class LikelihoodReadout:
         text_lp = tok_lp - torch.log1p(-p_flaw.clamp(max=1 - 1e-6))
         out: dict[str, float] = {}
         for name, how in spec.aspects.items():
-            base, _, word = how.partition(":")
+            base = how.partition(":")[0]
             if base == "text":
-                out[name] = float(text_lp[:n_text].min().exp())
+                out[name] = float(text_lp.min().exp())
             elif base == "flaws":
                 ratio = p_flaw / (p_flaw + p_tok + 1e-12)
                 out[name] = float(1.0 - ratio.max()) if self.flaw_ids else 1.0
             elif base == "refusal":
-                out[name] = float(1.0 - logp[0, _first_ids(self.tokenizer, word)].exp().sum())
+                out[name] = float(1.0 - logp[0, self.refusal_ids[how]].exp().sum())
             elif base == "quality":
                 out[name] = float(torch.softmax(quality_lp[self.quality_ids], 0)[0])
         product = float(np.prod(list(out.values()))) if out else 1.0

@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 YESNO_COLUMNS = ("image", "text", "label")
 QA_COLUMNS = ("image", "question", "answer")
+IMAGE_COLUMNS = ("image", "source_image")
+"""Columns decoded to pictures when present."""
 
 
 @dataclass
@@ -99,7 +101,10 @@ def _read(paths: list[str], columns: tuple[str, ...], name: str, split: str, lim
                     skips.skip(name, "missing_value")
                     continue
                 try:
-                    row["image"] = decode_image_cell(row["image"])
+                    # `source_image`, when a row has one, is the first picture of a pair (the change question).
+                    for col in IMAGE_COLUMNS:
+                        if row.get(col) is not None:
+                            row[col] = decode_image_cell(row[col])
                 except UndecodableImage:
                     skips.skip(name, "undecodable_image")
                     continue
@@ -126,17 +131,9 @@ def read_qa(paths: list[str], split: str = "train", limit: int | None = None,
             skips: SkipLog | None = None) -> list[dict]:
     """Question/answer rows; a row with a `source_image` (the change question's first picture) keeps it."""
     skips = skips if skips is not None else SkipLog()
-    out = []
-    for r in _read(paths, QA_COLUMNS, "qa", split, limit, skips):
-        row = {"image": r["image"], "question": r["question"], "answer": str(r["answer"])}
-        if r.get("source_image") is not None:
-            try:
-                row["source_image"] = decode_image_cell(r["source_image"])
-            except UndecodableImage:
-                skips.skip("qa", "undecodable_image")
-                continue
-        out.append(row)
-    return out
+    return [{"image": r["image"], "question": r["question"], "answer": str(r["answer"]),
+             **({"source_image": r["source_image"]} if r.get("source_image") is not None else {})}
+            for r in _read(paths, QA_COLUMNS, "qa", split, limit, skips)]
 
 
 
